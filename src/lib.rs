@@ -1,0 +1,1 @@
+//! Root package: owns the examples and the end-to-end tests.
