@@ -18,6 +18,8 @@ pub mod profile;
 pub mod resource;
 pub mod route;
 pub mod split;
+#[cfg(any(test, feature = "test-util"))]
+pub mod testutil;
 pub mod validate;
 pub mod yaml;
 
