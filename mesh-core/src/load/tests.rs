@@ -133,7 +133,7 @@ fn syntax_errors_do_not_stop_other_files() {
 #[test]
 fn rendering_shows_the_source_line_and_a_caret() {
     let l = load(
-        "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: a}\nspec:\n  hosts: [a]\n  bogus: 1\n",
+        "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: a}\nspec:\n  hosts: [a]\n  bogus: 1\n  http: [{route: [{destination: {host: a}}]}]\n",
     );
     let text = l.diagnostics[0].render(&l.sources);
     assert!(
