@@ -16,7 +16,9 @@ pub fn doc(kind: &str, ns_name: &str, spec: &str) -> String {
         _ => "networking.istio.io/v1",
     };
     let body: String = spec.lines().map(|l| format!("  {l}\n")).collect();
-    format!("apiVersion: {api}\nkind: {kind}\nmetadata:\n  name: {name}\n  namespace: {ns}\nspec:\n{body}---\n")
+    format!(
+        "apiVersion: {api}\nkind: {kind}\nmetadata:\n  name: {name}\n  namespace: {ns}\nspec:\n{body}---\n"
+    )
 }
 
 /// Builds a mesh from documents, panicking with rendered diagnostics if invalid.

@@ -1,1 +1,4 @@
-fn main() {}
+//! End-to-end tests across crates, compiled as one binary.
+
+mod examples;
+mod support;

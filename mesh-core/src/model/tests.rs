@@ -22,7 +22,11 @@ fn gw_vs(ns_name: &str, hosts: &str, http: &str) -> String {
 fn gateways_merge_virtual_services_and_move_catch_alls_last() {
     let m = mesh(&[
         doc("Gateway", "ing/gw", GW),
-        gw_vs("prod/first", "[a.example.com]", "- route: [{destination: {host: a}}]"),
+        gw_vs(
+            "prod/first",
+            "[a.example.com]",
+            "- route: [{destination: {host: a}}]",
+        ),
         gw_vs(
             "prod/second",
             "[a.example.com]",
@@ -41,10 +45,19 @@ fn gateways_merge_virtual_services_and_move_catch_alls_last() {
 fn the_gateway_host_is_the_intersection_and_namespaces_filter() {
     let m = mesh(&[
         doc("Gateway", "ing/gw", GW),
-        gw_vs("prod/wild", "[\"*.example.com\"]", "- route: [{destination: {host: a}}]"),
-        gw_vs("dev/devapp", "[dev.example.com]", "- route: [{destination: {host: a}}]"),
+        gw_vs(
+            "prod/wild",
+            "[\"*.example.com\"]",
+            "- route: [{destination: {host: a}}]",
+        ),
+        gw_vs(
+            "dev/devapp",
+            "[dev.example.com]",
+            "- route: [{destination: {host: a}}]",
+        ),
     ]);
-    let at = |port, url: &str| gateway_outcome(&m, "ing/gw", port, &request(&format!("GET {url}"), &[]));
+    let at =
+        |port, url: &str| gateway_outcome(&m, "ing/gw", port, &request(&format!("GET {url}"), &[]));
     assert_eq!(at(80, "http://x.example.com/"), "prod/wild#0.-");
     assert_eq!(at(80, "http://dev.example.com/"), "dev/devapp#0.-");
     // Port 8080 admits only VirtualServices from namespace prod.
@@ -66,14 +79,31 @@ fn dr(ns_name: &str, spec: &str) -> String {
 #[test]
 fn destination_rule_lookup_path_client_then_service_then_root() {
     let docs = [
-        dr("istio-system/root", "host: \"*.svc.cluster.local\"\ntrafficPolicy: {loadBalancer: {simple: RANDOM}}"),
-        dr("prod/svc", "host: reviews\ntrafficPolicy: {loadBalancer: {simple: ROUND_ROBIN}}"),
-        dr("client/mine", "host: reviews.prod.svc.cluster.local\ntrafficPolicy: {loadBalancer: {simple: PASSTHROUGH}}"),
+        dr(
+            "istio-system/root",
+            "host: \"*.svc.cluster.local\"\ntrafficPolicy: {loadBalancer: {simple: RANDOM}}",
+        ),
+        dr(
+            "prod/svc",
+            "host: reviews\ntrafficPolicy: {loadBalancer: {simple: ROUND_ROBIN}}",
+        ),
+        dr(
+            "client/mine",
+            "host: reviews.prod.svc.cluster.local\ntrafficPolicy: {loadBalancer: {simple: PASSTHROUGH}}",
+        ),
     ];
     let m = mesh(&docs);
     let host = "reviews.prod.svc.cluster.local";
-    assert_eq!(m.destination_policy(host, "client", None, None).load_balancer, LoadBalancer::Passthrough);
-    assert_eq!(m.destination_policy(host, "other", None, None).load_balancer, LoadBalancer::RoundRobin);
+    assert_eq!(
+        m.destination_policy(host, "client", None, None)
+            .load_balancer,
+        LoadBalancer::Passthrough
+    );
+    assert_eq!(
+        m.destination_policy(host, "other", None, None)
+            .load_balancer,
+        LoadBalancer::RoundRobin
+    );
     let p = m.destination_policy("ratings.prod.svc.cluster.local", "other", None, None);
     assert_eq!(p.load_balancer, LoadBalancer::Random);
     assert_eq!(p.destination_rules, vec!["istio-system/root".to_owned()]);
@@ -82,8 +112,14 @@ fn destination_rule_lookup_path_client_then_service_then_root() {
 #[test]
 fn exact_host_beats_wildcard_in_the_same_namespace() {
     let m = mesh(&[
-        dr("prod/wild", "host: \"*.prod.svc.cluster.local\"\ntrafficPolicy: {loadBalancer: {simple: RANDOM}}"),
-        dr("prod/exact", "host: reviews\ntrafficPolicy: {loadBalancer: {simple: ROUND_ROBIN}}"),
+        dr(
+            "prod/wild",
+            "host: \"*.prod.svc.cluster.local\"\ntrafficPolicy: {loadBalancer: {simple: RANDOM}}",
+        ),
+        dr(
+            "prod/exact",
+            "host: reviews\ntrafficPolicy: {loadBalancer: {simple: ROUND_ROBIN}}",
+        ),
     ]);
     let p = m.destination_policy("reviews.prod.svc.cluster.local", "prod", None, None);
     assert_eq!(p.load_balancer, LoadBalancer::RoundRobin);
@@ -114,11 +150,18 @@ fn subset_components_replace_inherited_ones_whole() {
     assert_eq!(v1.connection_pool.http2_max_requests, UNLIMITED);
     assert_eq!(v1.connection_pool.http1_max_pending_requests, 3);
     // Components the subset leaves unset are inherited.
-    assert_eq!(v1.outlier_detection.as_ref().map(|o| o.consecutive_5xx), Some(2));
+    assert_eq!(
+        v1.outlier_detection.as_ref().map(|o| o.consecutive_5xx),
+        Some(2)
+    );
     let v2 = m.destination_policy(host, "prod", Some("v2"), None);
     assert_eq!(v2.connection_pool.max_connections, 7);
     let missing = m.destination_policy(host, "prod", Some("v9"), None);
-    assert_eq!(missing.subset.and_then(|s| s.labels), None, "undefined subset: 503 NC");
+    assert_eq!(
+        missing.subset.and_then(|s| s.labels),
+        None,
+        "undefined subset: 503 NC"
+    );
 }
 
 #[test]
@@ -140,13 +183,22 @@ fn port_level_settings_replace_and_fall_back_to_defaults() {
 #[test]
 fn destination_rules_for_one_host_merge_first_wins() {
     let m = mesh(&[
-        dr("prod/a", "host: reviews\ntrafficPolicy: {loadBalancer: {simple: RANDOM}}\nsubsets:\n- {name: v1, labels: {version: v1}}"),
-        dr("prod/b", "host: reviews\ntrafficPolicy: {loadBalancer: {simple: ROUND_ROBIN}}\nsubsets:\n- {name: v1, labels: {version: other}}\n- {name: v2, labels: {version: v2}}"),
+        dr(
+            "prod/a",
+            "host: reviews\ntrafficPolicy: {loadBalancer: {simple: RANDOM}}\nsubsets:\n- {name: v1, labels: {version: v1}}",
+        ),
+        dr(
+            "prod/b",
+            "host: reviews\ntrafficPolicy: {loadBalancer: {simple: ROUND_ROBIN}}\nsubsets:\n- {name: v1, labels: {version: other}}\n- {name: v2, labels: {version: v2}}",
+        ),
     ]);
     let host = "reviews.prod.svc.cluster.local";
     let p = m.destination_policy(host, "prod", Some("v1"), None);
     assert_eq!(p.load_balancer, LoadBalancer::Random);
-    assert_eq!(p.destination_rules, vec!["prod/a".to_owned(), "prod/b".to_owned()]);
+    assert_eq!(
+        p.destination_rules,
+        vec!["prod/a".to_owned(), "prod/b".to_owned()]
+    );
     assert_eq!(p.subset.unwrap().labels.unwrap()["version"], "v1");
     let p = m.destination_policy(host, "prod", Some("v2"), None);
     assert_eq!(p.subset.unwrap().labels.unwrap()["version"], "v2");
@@ -162,7 +214,12 @@ fn consistent_hash_and_outlier_translation() {
     match p.load_balancer {
         LoadBalancer::ConsistentHash(h) => {
             assert_eq!(h.key, HashKey::Header("x-user".into()));
-            assert_eq!(h.algorithm, HashAlgorithm::RingHash { minimum_ring_size: 1024 });
+            assert_eq!(
+                h.algorithm,
+                HashAlgorithm::RingHash {
+                    minimum_ring_size: 1024
+                }
+            );
         }
         other => panic!("{other:?}"),
     }
@@ -188,27 +245,64 @@ fn service_profile_in_the_client_namespace_wins() {
     let m = mesh(&[sp("prod", "server-side"), sp("client", "client-side")]);
     let host = "web.prod.svc.cluster.local";
     let p = m.profile(host, "client").unwrap();
-    assert_eq!(p.route("GET", "/x").map(|r| r.name.as_str()), Some("client-side"));
+    assert_eq!(
+        p.route("GET", "/x").map(|r| r.name.as_str()),
+        Some("client-side")
+    );
     let p = m.profile(host, "elsewhere").unwrap();
-    assert_eq!(p.route("GET", "/x").map(|r| r.name.as_str()), Some("server-side"));
-    assert!(p.route("GET", "/y").is_none(), "no match: the default route");
+    assert_eq!(
+        p.route("GET", "/x").map(|r| r.name.as_str()),
+        Some("server-side")
+    );
+    assert!(
+        p.route("GET", "/y").is_none(),
+        "no match: the default route"
+    );
 }
 
 #[test]
 fn traffic_split_quantities_and_the_apex_fallback() {
-    let ts = |name: &str, backends: &str| doc("TrafficSplit", &format!("prod/{name}"), &format!("service: {name}\nbackends:\n{backends}"));
+    let ts = |name: &str, backends: &str| {
+        doc(
+            "TrafficSplit",
+            &format!("prod/{name}"),
+            &format!("service: {name}\nbackends:\n{backends}"),
+        )
+    };
     let m = mesh(&[
-        ts("web", "- {service: web-v1, weight: 900m}\n- {service: web-v2, weight: 100m}"),
-        ts("api", "- {service: api-v1, weight: 0}\n- {service: api-v2, weight: 0}"),
-        ts("odd", "- {service: a, weight: 10m}\n- {service: b, weight: 100m}\n- {service: c, weight: 1500m}"),
+        ts(
+            "web",
+            "- {service: web-v1, weight: 900m}\n- {service: web-v2, weight: 100m}",
+        ),
+        ts(
+            "api",
+            "- {service: api-v1, weight: 0}\n- {service: api-v2, weight: 0}",
+        ),
+        ts(
+            "odd",
+            "- {service: a, weight: 10m}\n- {service: b, weight: 100m}\n- {service: c, weight: 1500m}",
+        ),
     ]);
     let web = m.traffic_split("web.prod.svc.cluster.local").unwrap();
-    assert_eq!(web.backends[0], ("web-v1.prod.svc.cluster.local".to_owned(), 900));
+    assert_eq!(
+        web.backends[0],
+        ("web-v1.prod.svc.cluster.local".to_owned(), 900)
+    );
     let set = web.set.as_ref().unwrap();
     assert_eq!(set.share_permille(0), 900);
     // Linkerd: no positive weight left -> the apex service itself.
-    assert!(m.traffic_split("api.prod.svc.cluster.local").unwrap().set.is_none());
-    let odd = m.traffic_split("odd.prod.svc.cluster.local").unwrap().set.as_ref().unwrap();
+    assert!(
+        m.traffic_split("api.prod.svc.cluster.local")
+            .unwrap()
+            .set
+            .is_none()
+    );
+    let odd = m
+        .traffic_split("odd.prod.svc.cluster.local")
+        .unwrap()
+        .set
+        .as_ref()
+        .unwrap();
     assert_eq!(odd.total(), 1610);
 }
 
@@ -223,7 +317,19 @@ fn routes_to_undefined_subsets_and_gateways_are_reported() {
         ),
     )
     .unwrap();
-    let msgs: Vec<_> = warnings.iter().map(|d| (d.path.as_str(), d.line, d.message.as_str())).collect();
-    assert!(msgs.iter().any(|(p, l, m)| *p == "spec.gateways[1]" && *l == 8 && m.contains("not among the loaded")), "{msgs:?}");
-    assert!(msgs.iter().any(|(p, _, m)| *p == "spec.http[0].route[0].destination.subset" && m.contains("503")), "{msgs:?}");
+    let msgs: Vec<_> = warnings
+        .iter()
+        .map(|d| (d.path.as_str(), d.line, d.message.as_str()))
+        .collect();
+    assert!(
+        msgs.iter().any(|(p, l, m)| *p == "spec.gateways[1]"
+            && *l == 8
+            && m.contains("not among the loaded")),
+        "{msgs:?}"
+    );
+    assert!(
+        msgs.iter()
+            .any(|(p, _, m)| *p == "spec.http[0].route[0].destination.subset" && m.contains("503")),
+        "{msgs:?}"
+    );
 }

@@ -1,0 +1,190 @@
+//! The command line as a user runs it: exit codes, text and JSON output.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_mesh-proxy"))
+}
+
+fn examples() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/resources")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn temp_file(name: &str, body: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("mesh-cli-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join(format!("{name}.yaml"));
+    std::fs::write(&p, body).unwrap();
+    p
+}
+
+const BAD: &str = "apiVersion: networking.istio.io/v1beta1
+kind: VirtualService
+metadata:
+  name: bad
+  namespace: production
+spec:
+  hosts: [myapp]
+  http:
+  - route:
+    - destination: {host: myapp, subset: v1}
+      weight: -5
+    - destination: {host: myapp, subset: v2}
+      weight: 10
+";
+
+#[test]
+fn validate_accepts_the_examples() {
+    let o = bin().arg("validate").arg(examples()).output().unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("valid: 12 resource(s) in 10 file(s); 0 error(s)"),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn validate_points_at_the_bad_field_and_exits_1() {
+    let f = temp_file("bad", BAD);
+    let o = bin().arg("validate").arg(&f).output().unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let t = text(&o);
+    assert!(t.contains("error: spec.http[0].route[0].weight:"), "{t}");
+    assert!(
+        t.contains(&format!(
+            "--> {}:11:15 (VirtualService production/bad)",
+            f.display()
+        )),
+        "{t}"
+    );
+    assert!(t.contains("11 |       weight: -5"), "{t}");
+}
+
+#[test]
+fn validate_json_output() {
+    let f = temp_file("badjson", BAD);
+    let o = bin()
+        .args(["validate", "--output", "json"])
+        .arg(&f)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["errors"], 1);
+    let d = &v["diagnostics"][0];
+    assert_eq!(d["severity"], "error");
+    assert_eq!(d["line"], 11);
+    assert_eq!(d["column"], 15);
+    assert_eq!(d["resource"], "VirtualService production/bad");
+    assert_eq!(d["path"], "spec.http[0].route[0].weight");
+}
+
+#[test]
+fn unknown_fields_fail_unless_lenient() {
+    let f = temp_file(
+        "unknown",
+        "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: a, namespace: x}\nspec:\n  action: DENY\n  rules:\n  - to:\n    - operation: {notpaths: [/admin]}\n",
+    );
+    let o = bin().arg("validate").arg(&f).output().unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("unknown field \"notpaths\""));
+    let o = bin()
+        .args(["validate", "--lenient"])
+        .arg(&f)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("warning:"));
+}
+
+#[test]
+fn explain_prints_the_decision_json() {
+    let dir = examples();
+    let o = bin()
+        .args(["explain", "--config"])
+        .arg(dir.join("virtualservice-myapp.yaml"))
+        .arg(dir.join("destinationrule-myapp.yaml"))
+        .args([
+            "--request",
+            "GET http://myapp.example.com/api/users?x=1",
+            "--workload",
+            "production/frontend",
+            "--seed",
+            "7",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["route"]["virtual_service"], "production/myapp");
+    assert_eq!(v["route"]["rule"], 1);
+    assert_eq!(v["route"]["action"], "route");
+    assert_eq!(v["route"]["destinations"][1]["weight"], 10);
+    for key in [
+        "request",
+        "proxy",
+        "service",
+        "route",
+        "destination_policy",
+        "profile",
+        "mtls",
+        "authz",
+    ] {
+        assert!(v.get(key).is_some(), "missing {key}");
+    }
+}
+
+#[test]
+fn explain_refuses_invalid_config() {
+    let f = temp_file("badexplain", BAD);
+    let o = bin()
+        .args(["explain", "--config"])
+        .arg(&f)
+        .args(["--request", "GET http://myapp/"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o).contains("nothing explained"), "{}", text(&o));
+}
+
+#[test]
+fn explain_headers_and_gateways() {
+    let dir = examples();
+    let o = bin()
+        .args(["explain", "-c"])
+        .arg(&dir)
+        .args([
+            "-r",
+            "GET http://myapp.example.com/x",
+            "--gateway",
+            "production/myapp-gateway",
+            "--port",
+            "80",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        v["route"]["redirect"]["location"],
+        "https://myapp.example.com/x"
+    );
+    let o = bin()
+        .args(["explain", "-c"])
+        .arg(&dir)
+        .args(["-r", "GET http://myapp/", "-H", "no-colon"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("expected \"name: value\""));
+}
