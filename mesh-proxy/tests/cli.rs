@@ -93,11 +93,11 @@ fn validate_json_output() {
 fn unknown_fields_fail_unless_lenient() {
     let f = temp_file(
         "unknown",
-        "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: a, namespace: x}\nspec:\n  action: DENY\n  rules:\n  - to:\n    - operation: {notpaths: [/admin]}\n",
+        "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: a, namespace: x}\nspec:\n  host: a\n  trafficPolicy:\n    loadBalancer: {simple: RANDOM, fancy: 1}\n",
     );
     let o = bin().arg("validate").arg(&f).output().unwrap();
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-    assert!(text(&o).contains("unknown field \"notpaths\""));
+    assert!(text(&o).contains("unknown field \"fancy\""));
     let o = bin()
         .args(["validate", "--lenient"])
         .arg(&f)
@@ -105,6 +105,17 @@ fn unknown_fields_fail_unless_lenient() {
         .unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(text(&o).contains("warning:"));
+    // Never for authorization: an ignored notPaths would widen a DENY.
+    let f = temp_file(
+        "unknown-authz",
+        "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: a, namespace: x}\nspec:\n  action: DENY\n  rules:\n  - to:\n    - operation: {notpaths: [/admin]}\n",
+    );
+    let o = bin()
+        .args(["validate", "--lenient"])
+        .arg(&f)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
 }
 
 #[test]

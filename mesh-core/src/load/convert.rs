@@ -41,7 +41,8 @@ pub fn convert<T: DeserializeOwned>(node: &Node, lenient: bool) -> (Option<T>, V
             (
                 Severity::Error,
                 "a field mesh does not know could change what the resource means, so the \
-                 resource is rejected (use --lenient to ignore unknown fields)",
+                 resource is rejected (--lenient ignores unknown fields, except in \
+                 AuthorizationPolicy and PeerAuthentication)",
             )
         };
         issues.push(Issue {

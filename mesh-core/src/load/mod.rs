@@ -364,6 +364,12 @@ fn parse_resource(
         );
         return None;
     }
+    // A security policy mesh cannot read in full could allow what it means to deny (a dropped
+    // `notPaths` widens a DENY's match group into a bypass), so --lenient never applies to it.
+    let security = matches!(kind, Kind::AuthorizationPolicy | Kind::PeerAuthentication);
+    let opts = LoadOptions {
+        lenient: opts.lenient && !security,
+    };
     let (spec, meta, more) = match kind {
         Kind::VirtualService => typed(node, opts, Spec::VirtualService),
         Kind::DestinationRule => typed(node, opts, Spec::DestinationRule),

@@ -36,10 +36,23 @@ fn unknown_fields_are_errors_with_their_path_and_position() {
     assert_eq!(d[0].path, "spec.rules[0].to[0].operation.notpaths");
     assert_eq!((d[0].line, d[0].column), (9, 9));
     assert!(d[0].message.contains("unknown field \"notpaths\""));
-    // --lenient downgrades it and keeps the resource.
+    // --lenient never applies to security policies: a dropped field could open a bypass.
     let l = Loaded::from_str("t.yaml", text, LoadOptions { lenient: true });
-    assert!(!l.has_errors());
+    assert!(l.has_errors(), "{:?}", one_line(&l));
+}
+
+#[test]
+fn lenient_downgrades_unknown_fields_of_traffic_resources() {
+    let text = "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: a}\nspec:\n  host: a\n  trafficPolicy:\n    loadBalancer: {simple: RANDOM, fancy: true}\n";
+    let l = load(text);
+    assert!(l.has_errors());
+    let l = Loaded::from_str("t.yaml", text, LoadOptions { lenient: true });
+    assert!(!l.has_errors(), "{:?}", one_line(&l));
     assert_eq!(l.diagnostics[0].severity, Severity::Warning);
+    assert_eq!(
+        l.diagnostics[0].path,
+        "spec.trafficPolicy.loadBalancer.fancy"
+    );
     assert_eq!(l.resources.len(), 1);
 }
 

@@ -6,8 +6,11 @@ fn vs(ns_name: &str, spec: &str) -> String {
     doc("VirtualService", ns_name, spec)
 }
 
-/// Runs `(request, headers, expected)` rows against a mesh from the client workload.
-fn check(docs: &[String], client: &str, labels: &str, rows: &[(&str, &[(&str, &str)], &str)]) {
+/// One row: request line, headers, expected outcome.
+type Row<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+
+/// Runs rows against a mesh from the client workload.
+fn check(docs: &[String], client: &str, labels: &str, rows: &[Row<'_>]) {
     let m = mesh(docs);
     let w = workload(client, labels);
     for (line, headers, want) in rows {
