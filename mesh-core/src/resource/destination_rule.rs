@@ -271,6 +271,18 @@ pub struct HttpSettings {
     pub use_client_protocol: Option<bool>,
     /// Maximum concurrent HTTP/2 streams.
     pub max_concurrent_streams: Option<i64>,
+    /// HTTP/2 PING keepalive towards the upstream.
+    pub http2_keep_alive: Option<Http2KeepAlive>,
+}
+
+/// `HTTPSettings.HTTP2KeepAlive`: both fields required.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Http2KeepAlive {
+    /// PING interval.
+    pub interval: Option<Duration>,
+    /// PING acknowledgement timeout.
+    pub timeout: Option<Duration>,
 }
 
 /// `HTTPSettings.H2UpgradePolicy`.
@@ -307,6 +319,8 @@ pub struct OutlierDetection {
     pub min_health_percent: Option<i64>,
     /// Deprecated consecutive gateway errors.
     pub consecutive_errors: Option<i64>,
+    /// Status codes that count as errors (default: every 5xx).
+    pub outlier_detection_http_error_codes: Vec<u32>,
 }
 
 /// `ClientTLSSettings`.
@@ -375,4 +389,6 @@ pub struct RetryBudget {
     pub percent: Option<f64>,
     /// Minimum concurrent retries (default 3).
     pub min_retry_concurrency: Option<u32>,
+    /// Window over which active requests are counted (unset: the current moment).
+    pub budget_interval: Option<Duration>,
 }

@@ -299,3 +299,38 @@ fn example_destination_rules_load_clean() {
     }
     assert!(seen >= 2, "expected the destinationrule examples in {dir}");
 }
+
+#[test]
+fn recently_documented_fields_are_typed_and_checked() {
+    let ok = crate::Loaded::from_str(
+        "t.yaml",
+        "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: r, namespace: ns}\nspec:\n  host: r\n  trafficPolicy:\n    connectionPool:\n      http: {http2KeepAlive: {interval: 10s, timeout: 3s}}\n    outlierDetection: {outlierDetectionHttpErrorCodes: [503, 504]}\n    retryBudget: {percent: 20, budgetInterval: 1s}\n",
+        crate::LoadOptions::default(),
+    );
+    assert!(ok.diagnostics.is_empty(), "{:?}", ok.diagnostics);
+    let bad = crate::Loaded::from_str(
+        "t.yaml",
+        "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: r, namespace: ns}\nspec:\n  host: r\n  trafficPolicy:\n    connectionPool:\n      http: {http2KeepAlive: {interval: 10s}}\n    outlierDetection: {outlierDetectionHttpErrorCodes: [99]}\n",
+        crate::LoadOptions::default(),
+    );
+    let got: Vec<_> = bad
+        .diagnostics
+        .iter()
+        .map(|d| (d.path.as_str(), d.line))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (
+                "spec.trafficPolicy.connectionPool.http.http2KeepAlive.timeout",
+                8
+            ),
+            (
+                "spec.trafficPolicy.outlierDetection.outlierDetectionHttpErrorCodes[0]",
+                9
+            ),
+        ],
+        "{:?}",
+        bad.diagnostics
+    );
+}

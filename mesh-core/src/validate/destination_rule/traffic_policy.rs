@@ -190,6 +190,19 @@ fn http_settings(r: &mut Report, path: &FieldPath, http: &HttpSettings) {
     count(r, path, "maxRetries", http.max_retries);
     count(r, path, "maxConcurrentStreams", http.max_concurrent_streams);
     opt_duration(r, path, "idleTimeout", http.idle_timeout);
+    // Spec §3.4: http2KeepAlive needs both interval and timeout.
+    if let Some(ka) = &http.http2_keep_alive {
+        let at = path.key("http2KeepAlive");
+        for (field, value) in [("interval", ka.interval), ("timeout", ka.timeout)] {
+            match value {
+                None => r.error(
+                    &at.key(field),
+                    format!("http2KeepAlive.{field} is required"),
+                ),
+                Some(d) => crate::validate::common::duration(r, &at.key(field), &d),
+            }
+        }
+    }
     if http.h2_upgrade_policy == Some(H2UpgradePolicy::Upgrade)
         && http.use_client_protocol == Some(true)
     {
@@ -225,6 +238,15 @@ fn outlier_detection(r: &mut Report, path: &FieldPath, od: &OutlierDetection) {
             "consecutiveLocalOriginFailures only counts when splitExternalLocalOriginErrors is \
              true; set it or remove consecutiveLocalOriginFailures",
         );
+    }
+    // Spec §4.1: error codes are HTTP statuses (Envoy `:status` exact matches).
+    for (i, code) in od.outlier_detection_http_error_codes.iter().enumerate() {
+        if !(100..=599).contains(code) {
+            r.error(
+                &path.key("outlierDetectionHttpErrorCodes").index(i),
+                format!("{code} is not an HTTP status code (100..599)"),
+            );
+        }
     }
     // Spec §4.1: ignored since Istio 1.7.
     if od.consecutive_errors.is_some_and(|n| n != 0) {
@@ -289,6 +311,7 @@ fn retry_budget(r: &mut Report, path: &FieldPath, b: &RetryBudget) {
             format!("retryBudget percent must be in range 0..100, got {p}"),
         );
     }
+    opt_duration(r, path, "budgetInterval", b.budget_interval);
 }
 
 /// Istio: pool counts are non-negative protobuf `int32`s.
