@@ -203,7 +203,18 @@ impl Mesh {
                 .services
                 .extend(registry::services_of(&name, &ns, s, wes, domain)),
             Spec::ServiceProfile(s) => self.profiles.push(CompiledProfile::compile(res, s)),
-            Spec::TrafficSplit(s) => self.splits.push(CompiledSplit::compile(res, s, domain)),
+            Spec::TrafficSplit(s) => {
+                if !s.matches.is_empty() {
+                    // SMI v1alpha3+: only requests matching the HTTPRouteGroups are split. mesh
+                    // does not load HTTPRouteGroups yet; splitting everything would be wrong.
+                    report.error(
+                        &FieldPath::root().key("spec").key("matches"),
+                        "TrafficSplit matches (HTTPRouteGroup) are not supported by mesh yet; \
+                         remove them to split all traffic to the apex",
+                    );
+                }
+                self.splits.push(CompiledSplit::compile(res, s, domain));
+            }
             Spec::WorkloadEntry(_)
             | Spec::PeerAuthentication(_)
             | Spec::AuthorizationPolicy(_)

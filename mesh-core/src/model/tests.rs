@@ -333,3 +333,12 @@ fn routes_to_undefined_subsets_and_gateways_are_reported() {
         "{msgs:?}"
     );
 }
+
+#[test]
+fn traffic_split_route_groups_fail_closed() {
+    let text = "apiVersion: split.smi-spec.io/v1alpha4\nkind: TrafficSplit\nmetadata: {name: web, namespace: prod}\nspec:\n  service: web\n  backends:\n  - {service: web-v1, weight: 1}\n  matches:\n  - {kind: HTTPRouteGroup, name: canary-routes}\n";
+    let err = Mesh::from_yaml("t.yaml", text).unwrap_err();
+    let d = err.diagnostics.iter().find(|d| d.is_error()).unwrap();
+    assert_eq!((d.path.as_str(), d.line), ("spec.matches", 8));
+    assert!(d.message.contains("not supported"));
+}
