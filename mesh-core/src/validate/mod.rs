@@ -12,6 +12,8 @@ mod metadata;
 mod secret;
 mod security;
 mod service_entry;
+#[cfg(test)]
+mod test_support;
 mod virtual_service;
 
 use crate::diag::Severity;

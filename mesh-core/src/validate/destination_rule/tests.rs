@@ -4,6 +4,7 @@ mod load_balancer;
 mod traffic_policy;
 
 use crate::diag::Diagnostic;
+use crate::validate::test_support::head;
 use crate::{LoadOptions, Loaded};
 
 /// Loads a DestinationRule whose spec is the flow mapping `spec` on line 4.
@@ -15,27 +16,10 @@ fn load(spec: &str) -> Vec<Diagnostic> {
     Loaded::from_str("t.yaml", &text, LoadOptions::default()).diagnostics
 }
 
-/// `Severity line:column path`, the exact head of a diagnostic.
-fn head(d: &Diagnostic) -> String {
-    format!("{:?} {}:{} {}", d.severity, d.line, d.column, d.path)
-}
-
 /// Asserts the diagnostics of `spec`: one per expected `(head, message substring)`, in order.
 fn expect(spec: &str, want: &[(&str, &str)]) {
     let got = load(spec);
-    let lines: Vec<String> = got
-        .iter()
-        .map(|d| format!("{} {}", head(d), d.message))
-        .collect();
-    assert_eq!(got.len(), want.len(), "{spec}\n{lines:#?}");
-    for (d, (h, msg)) in got.iter().zip(want) {
-        assert_eq!(head(d), *h, "{spec}\n{lines:#?}");
-        assert!(
-            d.message.contains(msg),
-            "{spec}: {:?} lacks {msg:?}",
-            d.message
-        );
-    }
+    crate::validate::test_support::assert_in_order(spec, &got, want);
 }
 
 #[test]

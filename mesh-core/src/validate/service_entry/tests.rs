@@ -17,27 +17,10 @@ fn load(kind: &str, spec: &str) -> Vec<Diagnostic> {
     Loaded::from_str("t.yaml", &text, LoadOptions::default()).diagnostics
 }
 
-/// `Severity line:column path`, the exact head of a diagnostic.
-fn head(d: &Diagnostic) -> String {
-    format!("{:?} {}:{} {}", d.severity, d.line, d.column, d.path)
-}
-
 /// Asserts the diagnostics: one per expected `(head, message substring)`, in order.
 fn expect(kind: &str, spec: &str, want: &[(&str, &str)]) {
     let got = load(kind, spec);
-    let lines: Vec<String> = got
-        .iter()
-        .map(|d| format!("{} {}", head(d), d.message))
-        .collect();
-    assert_eq!(got.len(), want.len(), "{spec}\n{lines:#?}");
-    for (d, (h, msg)) in got.iter().zip(want) {
-        assert_eq!(head(d), *h, "{spec}\n{lines:#?}");
-        assert!(
-            d.message.contains(msg),
-            "{spec}: {:?} lacks {msg:?}",
-            d.message
-        );
-    }
+    crate::validate::test_support::assert_in_order(spec, &got, want);
 }
 
 /// A ServiceEntry spec: hosts, the items of its port list, and further fields.
