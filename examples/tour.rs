@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use mesh_core::explain::{ExplainRequest, Explanation, ProxyScope, SourceFacts, explain};
+use mesh_core::explain::{ExplainRequest, Explanation, ProxyScope, explain};
 use mesh_core::model::Workload;
 use mesh_core::{LoadOptions, Loaded, Mesh, MeshConfig};
 
@@ -249,19 +249,9 @@ fn run(
     seed: u64,
     scope: ProxyScope,
 ) -> Explanation {
-    let (method, url) = line.split_once(' ').unwrap_or(("GET", line));
-    let req = ExplainRequest {
-        method: method.into(),
-        url: url.into(),
-        headers: headers
-            .iter()
-            .map(|(k, v)| ((*k).into(), (*v).into()))
-            .collect(),
-        scope,
-        source: SourceFacts::default(),
-        seed,
-    };
-    explain(m, &req).unwrap_or_else(|e| panic!("{line}: {e}"))
+    ExplainRequest::from_line(line, headers, scope)
+        .and_then(|r| explain(m, &r.with_seed(seed)))
+        .unwrap_or_else(|e| panic!("{line}: {e}"))
 }
 
 fn rule(e: &Explanation) -> String {

@@ -45,6 +45,40 @@ pub struct ExplainRequest {
     pub seed: u64,
 }
 
+// === impl ExplainRequest ===
+
+impl ExplainRequest {
+    /// A request from a `"METHOD URL"` line and `(name, value)` headers, evaluated at `scope`
+    /// with no peer identity and seed 0.
+    pub fn from_line(
+        line: &str,
+        headers: &[(&str, &str)],
+        scope: ProxyScope,
+    ) -> Result<Self, ExplainError> {
+        let (method, url) = line
+            .trim()
+            .split_once(char::is_whitespace)
+            .ok_or_else(|| ExplainError::Url(line.to_owned()))?;
+        Ok(ExplainRequest {
+            method: method.to_owned(),
+            url: url.trim().to_owned(),
+            headers: headers
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            scope,
+            source: SourceFacts::default(),
+            seed: 0,
+        })
+    }
+
+    /// The same request with another seed.
+    pub fn with_seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+}
+
 /// The peer of a request, as the receiving side's TLS acceptor would see it.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct SourceFacts {

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use mesh_core::explain::{ExplainRequest, Explanation, ProxyScope, SourceFacts, explain};
+use mesh_core::explain::{ExplainRequest, Explanation, ProxyScope, explain};
 use mesh_core::model::Workload;
 use mesh_core::{LoadOptions, Loaded, Mesh, MeshConfig};
 
@@ -62,17 +62,8 @@ fn run(
     seed: u64,
     scope: ProxyScope,
 ) -> Explanation {
-    let (method, url) = line.split_once(' ').expect("METHOD URL");
-    let req = ExplainRequest {
-        method: method.into(),
-        url: url.into(),
-        headers: headers
-            .iter()
-            .map(|(k, v)| ((*k).into(), (*v).into()))
-            .collect(),
-        scope,
-        source: SourceFacts::default(),
-        seed,
-    };
+    let req = ExplainRequest::from_line(line, headers, scope)
+        .expect("METHOD URL")
+        .with_seed(seed);
     explain(m, &req).expect("explainable request")
 }

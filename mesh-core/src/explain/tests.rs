@@ -281,10 +281,12 @@ fn bad_requests_are_errors_not_panics() {
     let mk = |method: &str, url: &str| ExplainRequest {
         method: method.into(),
         url: url.into(),
-        headers: vec![],
-        scope: ProxyScope::Sidecar(crate::testutil::workload("ns/c", "")),
-        source: SourceFacts::default(),
-        seed: 0,
+        ..ExplainRequest::from_line(
+            "GET /",
+            &[],
+            ProxyScope::Sidecar(crate::testutil::workload("ns/c", "")),
+        )
+        .unwrap()
     };
     assert!(matches!(
         explain(&m, &mk("G T", "http://svc/")),

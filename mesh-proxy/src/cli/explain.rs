@@ -76,17 +76,12 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
             w.file, w.line, w.column, w.path, w.message
         );
     }
-    let (method, url) = args
-        .request
-        .trim()
-        .split_once(char::is_whitespace)
-        .ok_or_else(|| format!("--request {:?}: expected \"METHOD URL\"", args.request))?;
     let headers = args
         .headers
         .iter()
         .map(|h| {
             h.split_once(':')
-                .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+                .map(|(k, v)| (k.trim(), v.trim()))
                 .ok_or_else(|| format!("--header {h:?}: expected \"name: value\""))
         })
         .collect::<Result<Vec<_>, _>>()?;
@@ -97,18 +92,14 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
         },
         _ => ProxyScope::Sidecar(workload(&args.workload, &args.labels)?),
     };
-    let req = ExplainRequest {
-        method: method.to_owned(),
-        url: url.trim().to_owned(),
-        headers,
-        scope,
-        source: SourceFacts {
-            principal: args.source_principal.clone(),
-            namespace: args.source_namespace.clone(),
-            ip: args.source_ip.clone(),
-            mtls: args.mtls,
-        },
-        seed: args.seed,
+    let mut req = ExplainRequest::from_line(&args.request, &headers, scope)
+        .map_err(|e| format!("--request {:?}: {e}; expected \"METHOD URL\"", args.request))?
+        .with_seed(args.seed);
+    req.source = SourceFacts {
+        principal: args.source_principal.clone(),
+        namespace: args.source_namespace.clone(),
+        ip: args.source_ip.clone(),
+        mtls: args.mtls,
     };
     let out = explain(&mesh, &req).map_err(|e| e.to_string())?;
     println!(

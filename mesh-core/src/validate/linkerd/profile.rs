@@ -71,18 +71,13 @@ fn request_match(m: &RequestMatch, path: &FieldPath, r: &mut Report) {
             "a request match must have at least one of pathRegex, method, all, any or not",
         );
     }
-    for (name, children) in [("all", &m.all), ("any", &m.any)] {
-        for (k, child) in children.iter().flatten().enumerate() {
-            let at = path.key(name).index(k);
-            match child {
-                None => r.error(
-                    &at,
-                    format!("null condition in {name}: write a request match"),
-                ),
-                Some(c) => request_match(c, &at, r),
-            }
-        }
-    }
+    children(
+        [("all", &m.all), ("any", &m.any)],
+        "request",
+        path,
+        r,
+        request_match,
+    );
     if m.any.as_ref().is_some_and(Vec::is_empty) {
         r.warn(&path.key("any"), "an empty any matches no request");
     }
@@ -186,18 +181,13 @@ fn response_match(m: &ResponseMatch, path: &FieldPath, r: &mut Report) {
             "a response match must have at least one of status, all, any or not",
         );
     }
-    for (name, children) in [("all", &m.all), ("any", &m.any)] {
-        for (k, child) in children.iter().flatten().enumerate() {
-            let at = path.key(name).index(k);
-            match child {
-                None => r.error(
-                    &at,
-                    format!("null condition in {name}: write a response match"),
-                ),
-                Some(c) => response_match(c, &at, r),
-            }
-        }
-    }
+    children(
+        [("all", &m.all), ("any", &m.any)],
+        "response",
+        path,
+        r,
+        response_match,
+    );
     if let Some(not) = &m.not {
         response_match(not, &path.key("not"), r);
     }
@@ -258,4 +248,28 @@ fn one_sided(r: &mut Report, path: &FieldPath, min: u32, max: u32) {
              response class (default classification applies); write min: {code}, max: {code}"
         ),
     );
+}
+
+/// The `all` / `any` children of a match: none may be null, each is checked recursively.
+type Children<'a, T> = [(&'static str, &'a Option<Vec<Option<T>>>); 2];
+
+fn children<T>(
+    lists: Children<'_, T>,
+    what: &str,
+    path: &FieldPath,
+    r: &mut Report,
+    check: fn(&T, &FieldPath, &mut Report),
+) {
+    for (name, list) in lists {
+        for (k, child) in list.iter().flatten().enumerate() {
+            let at = path.key(name).index(k);
+            match child {
+                None => r.error(
+                    &at,
+                    format!("null condition in {name}: write a {what} match"),
+                ),
+                Some(c) => check(c, &at, r),
+            }
+        }
+    }
 }
