@@ -7,14 +7,17 @@
 #![deny(rust_2018_idioms)]
 #![warn(missing_docs)]
 
+pub mod clock;
 pub mod diag;
 pub mod explain;
 mod fxhash;
+pub mod layer;
 pub mod load;
 pub mod model;
 pub mod path;
 pub mod pattern;
 pub mod profile;
+pub mod resilience;
 pub mod resource;
 pub mod route;
 pub mod split;
