@@ -20,6 +20,7 @@ pub mod profile;
 pub mod resilience;
 pub mod resource;
 pub mod route;
+pub mod security;
 pub mod split;
 #[cfg(any(test, feature = "test-util"))]
 pub mod testutil;
