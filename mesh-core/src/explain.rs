@@ -535,7 +535,9 @@ struct ParsedRequest {
 
 impl ParsedRequest {
     fn view(&self) -> RequestView {
-        let (host, _) = crate::model::host::split_authority(&self.authority);
+        let host = crate::model::host::split_authority(&self.authority)
+            .0
+            .into_owned();
         RequestView {
             method: self.method.clone(),
             scheme: self.scheme.clone(),

@@ -1,4 +1,5 @@
 //! End-to-end tests across crates, compiled as one binary.
 
 mod examples;
+mod load_never_panics;
 mod support;

@@ -1,5 +1,6 @@
 //! Host names: short-name expansion, wildcard patterns, and authority parsing.
 
+use std::borrow::Cow;
 use std::net::IpAddr;
 
 /// Istio `ResolveShortnameToFQDN`: a host without a dot that is not an IP and not `*` is
@@ -90,7 +91,7 @@ impl HostPattern {
 /// `[::1]:80` -> (`::1`, 80). A trailing dot is removed (`foo.com.` is `foo.com`). Userinfo is
 /// not accepted (the request layer rejects it with 400); it is left in the host so nothing
 /// matches it.
-pub fn split_authority(authority: &str) -> (String, Option<u16>) {
+pub fn split_authority(authority: &str) -> (Cow<'_, str>, Option<u16>) {
     let (host, port) = if let Some(rest) = authority.strip_prefix('[') {
         match rest.split_once(']') {
             Some((h, tail)) => (h, tail.strip_prefix(':').and_then(|p| p.parse().ok())),
@@ -106,7 +107,11 @@ pub fn split_authority(authority: &str) -> (String, Option<u16>) {
         }
     };
     let host = host.strip_suffix('.').unwrap_or(host);
-    (host.to_ascii_lowercase(), port)
+    if host.bytes().any(|b| b.is_ascii_uppercase()) {
+        (Cow::Owned(host.to_ascii_lowercase()), port)
+    } else {
+        (Cow::Borrowed(host), port)
+    }
 }
 
 /// The namespace of a cluster-local FQDN (`name.ns.svc.<domain>` -> `ns`).

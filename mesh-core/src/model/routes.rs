@@ -170,11 +170,14 @@ impl Mesh {
             .or_else(|| expanded.as_deref().and_then(|e| vhosts.lookup_exact(e)))
             .or_else(|| vhosts.lookup(&host))
             .or_else(|| expanded.as_deref().and_then(|e| vhosts.lookup(e)));
-        let service = match &expanded {
-            Some(e) if !host.contains('.') || self.is_known_host(e) => e.clone(),
-            _ => host.clone(),
+        let service = match expanded {
+            Some(e) if !host.contains('.') || self.is_known_host(&e) => e,
+            _ => host.to_string(),
         };
-        let resolution = HostResolution { host, service };
+        let resolution = HostResolution {
+            host: host.into_owned(),
+            service,
+        };
         let decision = match vhost {
             None => Decision::Default,
             Some(vh) => match vh.routes.find(req) {
@@ -201,7 +204,7 @@ impl Mesh {
                 None => Decision::NotFound { vhost: Some(vh) },
             },
         };
-        (decision, host)
+        (decision, host.into_owned())
     }
 
     /// Sidecar virtual-host domains (spec §1.2.4): `name` (same namespace), `name.ns` and

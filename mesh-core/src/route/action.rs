@@ -335,7 +335,8 @@ impl Redirect {
             .authority
             .as_deref()
             .map(|a| crate::model::host::split_authority(a).0)
-            .unwrap_or(req_host);
+            .unwrap_or(req_host)
+            .into_owned();
         let port = match self.port {
             Some(RedirectPort::Fixed(p)) => Some(p),
             Some(RedirectPort::ProtocolDefault) => None,

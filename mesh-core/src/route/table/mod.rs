@@ -217,6 +217,12 @@ impl PathIndex {
                 Some(StrMatcher::Prefix(p)) if !p.is_empty() => {
                     ix.prefix.entry(p.as_str().into()).or_default().push(i)
                 }
+                // A regex (never case-folded, Istio) whose every full match starts with a
+                // literal is a candidate only for paths with that prefix.
+                Some(StrMatcher::Regex(r)) => match regex_literal_prefix(r) {
+                    Some(p) => ix.prefix.entry(p.into()).or_default().push(i),
+                    None => ix.always.push(i),
+                },
                 _ => ix.always.push(i),
             }
         }
@@ -226,9 +232,36 @@ impl PathIndex {
     }
 }
 
+/// The literal text every full match of a compiled uri regex (`^(?:pattern)$`, see
+/// [`crate::pattern::full_match`]) must start with; `None` when there is none or the pattern
+/// has an alternation anywhere (conservative: the prefix must hold for every branch).
+fn regex_literal_prefix(r: &regex::Regex) -> Option<String> {
+    let pattern = r.as_str().strip_prefix("^(?:")?.strip_suffix(")$")?;
+    if pattern.contains('|') {
+        return None;
+    }
+    let mut out = String::new();
+    for c in pattern.chars() {
+        match c {
+            // A quantifier makes the previous literal optional or repeated: drop it.
+            '*' | '?' | '{' => {
+                out.pop();
+                break;
+            }
+            '\\' | '.' | '+' | '(' | ')' | '[' | ']' | '}' | '^' | '$' => break,
+            c if c.is_whitespace() => break,
+            c => out.push(c),
+        }
+    }
+    (!out.is_empty()).then_some(out)
+}
+
 fn distinct_lens<'a>(keys: impl Iterator<Item = &'a Box<str>>) -> Vec<usize> {
     let mut lens: Vec<usize> = keys.map(|k| k.len()).collect();
     lens.sort_unstable();
     lens.dedup();
     lens
 }
+
+#[cfg(test)]
+mod tests;
