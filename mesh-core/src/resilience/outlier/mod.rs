@@ -290,7 +290,9 @@ impl OutlierDetector {
         for (i, h) in self.hosts.iter_mut().enumerate() {
             if h.ejected {
                 let served = base.saturating_mul(h.multiplier).min(max);
-                let since = h.last_ejection.map_or(Duration::MAX, |t| now.duration_since(t));
+                let since = h
+                    .last_ejection
+                    .map_or(Duration::MAX, |t| now.duration_since(t));
                 if since >= served {
                     h.ejected = false;
                     h.count_5xx = 0;

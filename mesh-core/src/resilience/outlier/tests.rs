@@ -81,10 +81,7 @@ fn worked_example_section_4_6() {
         }
     );
     assert!(!d.is_ejected(C));
-    assert_eq!(
-        fail(&mut d, C, &[500, 500], secs(t0, 7)),
-        Recorded::Counted
-    );
+    assert_eq!(fail(&mut d, C, &[500, 500], secs(t0, 7)), Recorded::Counted);
     assert_eq!(d.stats().ejections_overflow, 1);
 
     // Ticks at 10, 20, 30 un-eject nobody; the tick at 40 un-ejects A (32) and B (35).
@@ -165,7 +162,10 @@ fn default_consecutive_5xx_is_active_and_gateway_inactive() {
         max_ejection_percent: 100,
         ..OutlierSettings::defaults()
     };
-    assert_eq!((cfg.consecutive_5xx, cfg.consecutive_gateway_errors), (5, 0));
+    assert_eq!(
+        (cfg.consecutive_5xx, cfg.consecutive_gateway_errors),
+        (5, 0)
+    );
     let mut d = OutlierDetector::try_new(&cfg, 2, t0).unwrap();
     assert_eq!(fail(&mut d, A, &[502; 4], t0), Recorded::Counted);
     assert_eq!(
@@ -188,7 +188,10 @@ fn gateway_errors_only_count_502_503_504_consecutively() {
     };
     let mut d = OutlierDetector::try_new(&cfg, 2, t0).unwrap();
     // 500 is a 5xx but breaks the gateway streak; with 5xx disabled nothing else fires.
-    assert_eq!(fail(&mut d, A, &[502, 500, 503, 500, 500, 500], t0), Recorded::Counted);
+    assert_eq!(
+        fail(&mut d, A, &[502, 500, 503, 500, 500, 500], t0),
+        Recorded::Counted
+    );
     assert_eq!(
         fail(&mut d, A, &[504, 503], t0),
         Recorded::Ejected {
@@ -226,7 +229,13 @@ fn local_failures_count_as_5xx_without_split() {
     // Overflow is the circuit breaker's own refusal: not counted, not a success either.
     d.record(A, Outcome::Overflow, t0);
     assert!(matches!(
-        d.record(A, Outcome::Reset { before_request: false }, t0),
+        d.record(
+            A,
+            Outcome::Reset {
+                before_request: false
+            },
+            t0
+        ),
         Recorded::Ejected { .. }
     ));
 }

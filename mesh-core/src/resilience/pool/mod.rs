@@ -278,7 +278,9 @@ impl Drop for Permit {
 
 impl fmt::Debug for Permit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Permit").field("limit", &self.limit).finish()
+        f.debug_struct("Permit")
+            .field("limit", &self.limit)
+            .finish()
     }
 }
 

@@ -26,7 +26,10 @@ fn istio_defaults_are_two_to_the_32_minus_one() {
     ] {
         assert_eq!(cb.max(l), u32::MAX);
     }
-    assert_eq!(cb.max(Limit::Requests), CircuitBreaker::unlimited().max(Limit::Requests));
+    assert_eq!(
+        cb.max(Limit::Requests),
+        CircuitBreaker::unlimited().max(Limit::Requests)
+    );
 }
 
 #[test]
@@ -60,14 +63,19 @@ fn limits_are_independent_and_shared_by_clones() {
     assert!(clone.try_acquire_request().is_err());
     assert!(clone.try_acquire_pending().is_err());
     assert!(clone.try_acquire_connection().is_err());
-    assert_eq!(
-        clone.try_acquire_retry().unwrap_err().limit,
-        Limit::Retries
-    );
+    assert_eq!(clone.try_acquire_retry().unwrap_err().limit, Limit::Retries);
     let s = clone.stats();
-    assert_eq!((s.requests, s.pending, s.connections, s.retries), (1, 1, 1, 1));
     assert_eq!(
-        (s.request_overflow, s.pending_overflow, s.connection_overflow, s.retry_overflow),
+        (s.requests, s.pending, s.connections, s.retries),
+        (1, 1, 1, 1)
+    );
+    assert_eq!(
+        (
+            s.request_overflow,
+            s.pending_overflow,
+            s.connection_overflow,
+            s.retry_overflow
+        ),
         (1, 1, 1, 1)
     );
 }
