@@ -1,0 +1,459 @@
+//! `Balance`: one cluster as a service over its endpoint services (spec §3.3, §4).
+//!
+//! Each request picks an endpoint with the cluster's load balancer, skipping hosts the outlier
+//! detector ejected (unless the cluster is in panic), and the outcome of each attempt feeds the
+//! detector. Interval ticks run lazily, at their scheduled instants, whenever the service is
+//! used, so no background task is needed. With nothing to pick the service answers Envoy's
+//! `503 no healthy upstream` with [`ResponseFlag::NoHealthyUpstream`] (`UH`).
+//!
+//! `poll_ready` reserves nothing: the endpoint is only known once the request is seen (hash
+//! policies need it), so the chosen endpoint's clone is driven to readiness inside the
+//! response future, like `tower::util::Oneshot`.
+
+use std::fmt;
+use std::future::Future;
+use std::net::IpAddr;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, ready};
+use std::time::Instant;
+
+use http::{HeaderValue, Request, Response, StatusCode};
+use pin_project_lite::pin_project;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use tower_service::Service;
+
+use super::pool::ResponseFlag;
+use crate::clock::{Clock, TokioClock};
+use crate::model::destination::{DestinationPolicy, HashKey, LoadBalancer, OutlierSettings};
+use crate::resilience::Outcome;
+use crate::resilience::balance::{
+    Balancer, Hosts, InvalidBalancer, Pick, hash_input, panic_threshold,
+};
+use crate::resilience::outlier::{InvalidOutlier, OutlierDetector, OutlierStats, Recorded};
+use crate::resilience::pool::Overflow;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Maps an endpoint service's error to the outcome the outlier detector records.
+pub type ErrorClassifier = fn(&BoxError) -> Outcome;
+
+/// The cluster policy a [`Balance`] enforces.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BalanceConfig {
+    /// The load-balancing algorithm.
+    pub load_balancer: LoadBalancer,
+    /// Outlier detection, when configured (it also sets the panic threshold).
+    pub outlier: Option<OutlierSettings>,
+}
+
+/// A configuration or endpoint set the layer cannot enforce.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidBalance {
+    /// The load balancer or an endpoint weight.
+    #[error(transparent)]
+    Balancer(#[from] InvalidBalancer),
+    /// The outlier detection settings.
+    #[error(transparent)]
+    Outlier(#[from] InvalidOutlier),
+}
+
+/// Request extension: the client's IP address, hashed by `useSourceIp`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SourceIp(pub IpAddr);
+
+/// Request extension for `PASSTHROUGH`: the endpoint the client dialled.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OriginalDestination<K>(pub K);
+
+/// A load-balanced cluster of endpoint services keyed by `K` (e.g. their addresses).
+/// Clones share the host table, balancer state, outlier detector and RNG.
+pub struct Balance<K, S, C = TokioClock> {
+    keys: Arc<[K]>,
+    services: Vec<S>,
+    shared: Arc<Mutex<Shared>>,
+    hash_key: Option<HashKey>,
+    clock: C,
+    classify: ErrorClassifier,
+}
+
+#[derive(Debug)]
+struct Shared {
+    hosts: Hosts,
+    balancer: Balancer,
+    outlier: Option<OutlierDetector>,
+    rng: StdRng,
+}
+
+/// One attempt in flight on one host: reports its outcome, or just its end when dropped.
+struct InFlight<C> {
+    shared: Arc<Mutex<Shared>>,
+    index: usize,
+    clock: C,
+    classify: ErrorClassifier,
+    done: bool,
+}
+
+pin_project! {
+    /// The response future of [`Balance`].
+    pub struct ResponseFuture<S, F, Req, B, C> {
+        #[pin]
+        state: State<S, F, Req, B>,
+        in_flight: Option<InFlight<C>>,
+        set_cookie: Option<HeaderValue>,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State<S, F, Req, B> {
+        Waiting {
+            service: S,
+            request: Option<Req>,
+        },
+        Called {
+            #[pin]
+            future: F,
+        },
+        Local {
+            response: Option<Response<B>>,
+        },
+    }
+}
+
+// === impl BalanceConfig ===
+
+impl BalanceConfig {
+    /// The load balancer and outlier detection of a resolved DestinationRule policy.
+    pub fn from_policy(policy: &DestinationPolicy) -> Self {
+        BalanceConfig {
+            load_balancer: policy.load_balancer.clone(),
+            outlier: policy.outlier_detection.clone(),
+        }
+    }
+}
+
+// === impl Balance ===
+
+impl<K, S> Balance<K, S, TokioClock>
+where
+    K: fmt::Display,
+{
+    /// A cluster over `(key, weight, service)` endpoints with tokio's clock; `rng` seeds the
+    /// cluster's own generator.
+    pub fn try_new<R: Rng + ?Sized>(
+        endpoints: Vec<(K, u32, S)>,
+        config: &BalanceConfig,
+        rng: &mut R,
+    ) -> Result<Self, InvalidBalance> {
+        Self::with_clock(endpoints, config, rng, TokioClock)
+    }
+}
+
+impl<K, S, C> Balance<K, S, C>
+where
+    K: fmt::Display,
+    C: Clock,
+{
+    /// As [`Balance::try_new`] with another clock.
+    pub fn with_clock<R: Rng + ?Sized>(
+        endpoints: Vec<(K, u32, S)>,
+        config: &BalanceConfig,
+        rng: &mut R,
+        clock: C,
+    ) -> Result<Self, InvalidBalance> {
+        let hosts = Hosts::try_new(endpoints.iter().map(|(k, w, _)| (k.to_string(), *w)))?;
+        let balancer = Balancer::try_new(
+            &config.load_balancer,
+            panic_threshold(config.outlier.as_ref()),
+        )?;
+        let outlier = config
+            .outlier
+            .as_ref()
+            .map(|o| OutlierDetector::try_new(o, hosts.len(), clock.now()))
+            .transpose()?;
+        let hash_key = match &config.load_balancer {
+            LoadBalancer::ConsistentHash(p) => Some(p.key.clone()),
+            _ => None,
+        };
+        let (keys, services): (Vec<K>, Vec<S>) =
+            endpoints.into_iter().map(|(k, _, s)| (k, s)).unzip();
+        Ok(Balance {
+            keys: keys.into(),
+            services,
+            shared: Arc::new(Mutex::new(Shared {
+                hosts,
+                balancer,
+                outlier,
+                rng: StdRng::from_rng(rng),
+            })),
+            hash_key,
+            clock,
+            classify: |_| Outcome::ConnectFailure,
+        })
+    }
+}
+
+impl<K, S, C> Balance<K, S, C> {
+    /// How endpoint errors count for outlier detection (default: as connect failures, 503 in
+    /// non-split mode, local-origin in split mode).
+    pub fn with_error_classifier(mut self, classify: ErrorClassifier) -> Self {
+        self.classify = classify;
+        self
+    }
+
+    /// Endpoint keys, in host-index order.
+    pub fn keys(&self) -> &[K] {
+        &self.keys
+    }
+
+    /// Whether the endpoint at `index` is ejected.
+    pub fn is_ejected(&self, index: usize) -> bool {
+        lock(&self.shared)
+            .outlier
+            .as_ref()
+            .is_some_and(|o| o.is_ejected(index))
+    }
+
+    /// Outlier detection counters, when configured.
+    pub fn outlier_stats(&self) -> Option<OutlierStats> {
+        lock(&self.shared).outlier.as_ref().map(|o| o.stats())
+    }
+}
+
+impl<K, S: Clone, C: Clone> Clone for Balance<K, S, C> {
+    fn clone(&self) -> Self {
+        Balance {
+            keys: Arc::clone(&self.keys),
+            services: self.services.clone(),
+            shared: Arc::clone(&self.shared),
+            hash_key: self.hash_key.clone(),
+            clock: self.clock.clone(),
+            classify: self.classify,
+        }
+    }
+}
+
+impl<K, S, C> fmt::Debug for Balance<K, S, C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Balance")
+            .field("endpoints", &self.services.len())
+            .field("hash_key", &self.hash_key)
+            .finish()
+    }
+}
+
+impl<K, S, C, ReqB, ResB> Service<Request<ReqB>> for Balance<K, S, C>
+where
+    K: PartialEq + Send + Sync + 'static,
+    S: Service<Request<ReqB>, Response = Response<ResB>> + Clone,
+    S::Error: Into<BoxError>,
+    C: Clock,
+    ResB: Default,
+{
+    type Response = Response<ResB>;
+    type Error = BoxError;
+    type Future = ResponseFuture<S, S::Future, Request<ReqB>, ResB, C>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        lock(&self.shared).advance(self.clock.now());
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request<ReqB>) -> Self::Future {
+        let mut guard = lock(&self.shared);
+        let shared = &mut *guard;
+        shared.advance(self.clock.now());
+        let input = self.hash_key.as_ref().map(|k| {
+            let ip = req.extensions().get::<SourceIp>().map(|s| s.0);
+            hash_input(k, req.uri(), req.headers(), ip, &mut shared.rng)
+        });
+        let hash = input.as_ref().and_then(|i| i.hash());
+        let index = match shared.balancer.pick(&shared.hosts, hash, &mut shared.rng) {
+            Ok(Pick::Host { index, .. }) => Some(index),
+            Ok(Pick::OriginalDestination) => req
+                .extensions()
+                .get::<OriginalDestination<K>>()
+                .and_then(|d| self.keys.iter().position(|k| *k == d.0)),
+            Err(_) => None,
+        };
+        let Some(index) = index else {
+            return ResponseFuture {
+                state: State::Local {
+                    response: Some(no_healthy_upstream()),
+                },
+                in_flight: None,
+                set_cookie: None,
+            };
+        };
+        shared.hosts.start_request(index);
+        drop(guard);
+        let set_cookie = match input {
+            Some(crate::resilience::balance::HashInput::NewCookie { set_cookie, .. }) => {
+                Some(set_cookie)
+            }
+            _ => None,
+        };
+        ResponseFuture {
+            state: State::Waiting {
+                service: self.services[index].clone(),
+                request: Some(req),
+            },
+            in_flight: Some(InFlight {
+                shared: Arc::clone(&self.shared),
+                index,
+                clock: self.clock.clone(),
+                classify: self.classify,
+                done: false,
+            }),
+            set_cookie,
+        }
+    }
+}
+
+/// Envoy's local reply when no host can be picked.
+pub fn no_healthy_upstream<B: Default>() -> Response<B> {
+    let mut resp = Response::new(B::default());
+    *resp.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+    resp.extensions_mut()
+        .insert(ResponseFlag::NoHealthyUpstream);
+    resp
+}
+
+fn lock(shared: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
+    // The state stays consistent across a panic elsewhere: every update is a single step.
+    shared.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+// === impl Shared ===
+
+impl Shared {
+    /// Runs the outlier detector's due ticks and brings un-ejected hosts back.
+    fn advance(&mut self, now: Instant) {
+        let Shared { hosts, outlier, .. } = self;
+        if let Some(o) = outlier {
+            o.advance(now, |i| hosts.set_healthy(i, true));
+        }
+    }
+}
+
+// === impl InFlight ===
+
+impl<C: Clock> InFlight<C> {
+    fn finish(&mut self, outcome: Option<Outcome>) {
+        if self.done {
+            return;
+        }
+        self.done = true;
+        let now = self.clock.now();
+        let mut guard = lock(&self.shared);
+        let shared = &mut *guard;
+        shared.hosts.finish_request(self.index);
+        let Some(outcome) = outcome else { return };
+        shared.advance(now);
+        if let Some(o) = &mut shared.outlier
+            && let Recorded::Ejected { .. } = o.record(self.index, outcome, now)
+        {
+            shared.hosts.set_healthy(self.index, false);
+        }
+    }
+}
+
+impl<C> Drop for InFlight<C> {
+    fn drop(&mut self) {
+        if !self.done {
+            let mut guard = lock(&self.shared);
+            guard.hosts.finish_request(self.index);
+        }
+    }
+}
+
+fn outcome_of<B>(resp: &Response<B>) -> Outcome {
+    if resp.extensions().get::<ResponseFlag>() == Some(&ResponseFlag::UpstreamOverflow) {
+        return Outcome::Overflow;
+    }
+    Outcome::Response {
+        status: resp.status().as_u16(),
+        grpc_status: resp
+            .headers()
+            .get("grpc-status")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok()),
+    }
+}
+
+// === impl ResponseFuture ===
+
+impl<S, Req, B, C> Future for ResponseFuture<S, S::Future, Req, B, C>
+where
+    S: Service<Req, Response = Response<B>>,
+    S::Error: Into<BoxError>,
+    C: Clock,
+{
+    type Output = Result<Response<B>, BoxError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        loop {
+            match this.state.as_mut().project() {
+                StateProj::Waiting { service, request } => {
+                    let ready = ready!(service.poll_ready(cx));
+                    let req = request.take();
+                    match (ready, req) {
+                        (Ok(()), Some(req)) => {
+                            let future = service.call(req);
+                            this.state.set(State::Called { future });
+                        }
+                        (Err(e), _) => return Poll::Ready(Err(failed(this.in_flight, e.into()))),
+                        (Ok(()), None) => {
+                            return Poll::Ready(Err(
+                                "balance future polled after completion".into()
+                            ));
+                        }
+                    }
+                }
+                StateProj::Called { future } => {
+                    let out = ready!(future.poll(cx)).map_err(Into::into);
+                    return Poll::Ready(match out {
+                        Ok(mut resp) => {
+                            if let Some(f) = this.in_flight.as_mut() {
+                                f.finish(Some(outcome_of(&resp)));
+                            }
+                            if let Some(c) = this.set_cookie.take() {
+                                resp.headers_mut().append(http::header::SET_COOKIE, c);
+                            }
+                            Ok(resp)
+                        }
+                        Err(e) => Err(failed(this.in_flight, e)),
+                    });
+                }
+                StateProj::Local { response } => {
+                    return Poll::Ready(
+                        response
+                            .take()
+                            .ok_or_else(|| "balance future polled after completion".into()),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Records an endpoint error with the outlier detector and passes it on.
+fn failed<C: Clock>(in_flight: &mut Option<InFlight<C>>, e: BoxError) -> BoxError {
+    {
+        if let Some(f) = in_flight.as_mut() {
+            let outcome = if e.downcast_ref::<Overflow>().is_some() {
+                Outcome::Overflow
+            } else {
+                (f.classify)(&e)
+            };
+            f.finish(Some(outcome));
+        }
+        e
+    }
+}
+
+#[cfg(test)]
+mod tests;
