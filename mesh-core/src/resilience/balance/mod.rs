@@ -159,6 +159,7 @@ impl Balancer {
             return Err(NoHealthyUpstream);
         }
         let index = match &mut self.algorithm {
+            Algorithm::RoundRobin(rr) if hosts.equal_weights() => rr.rotate(candidates),
             Algorithm::RoundRobin(rr) => rr.pick(hosts, candidates, |i| hosts.weight(i).into()),
             Algorithm::LeastRequest(lr) => lr.pick(hosts, candidates, rng),
             Algorithm::Random => random::uniform(candidates, rng),

@@ -9,6 +9,8 @@ use super::Hosts;
 #[derive(Clone, Debug, Default)]
 pub(super) struct SmoothWeighted {
     current: Vec<i64>,
+    /// Rotation position for equal weights (Envoy's plain round robin).
+    next: usize,
 }
 
 // === impl SmoothWeighted ===
@@ -16,6 +18,13 @@ pub(super) struct SmoothWeighted {
 impl SmoothWeighted {
     /// Each candidate gains its weight; the richest is picked and pays the total. Over any
     /// stretch with a fixed candidate set, host `i` gets `w_i / Σw` of the picks.
+    /// Equal weights: plain rotation over the candidates, `O(1)`.
+    pub(super) fn rotate(&mut self, candidates: Candidates<'_>) -> usize {
+        let k = self.next % candidates.len();
+        self.next = k + 1;
+        candidates.get(k)
+    }
+
     pub(super) fn pick(
         &mut self,
         hosts: &Hosts,
