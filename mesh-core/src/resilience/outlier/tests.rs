@@ -10,6 +10,12 @@ const A: usize = 0;
 const B: usize = 1;
 const C: usize = 2;
 
+/// An arbitrary origin: the tests only add durations to it, never wait.
+#[allow(clippy::disallowed_methods)]
+fn origin() -> Instant {
+    Instant::now()
+}
+
 fn status(s: u16) -> Outcome {
     Outcome::Response {
         status: s,
@@ -46,7 +52,7 @@ fn fail(d: &mut OutlierDetector, host: usize, codes: &[u16], now: Instant) -> Re
 
 #[test]
 fn worked_example_section_4_6() {
-    let t0 = Instant::now();
+    let t0 = origin();
     let cfg = OutlierSettings {
         consecutive_5xx: 3,
         interval: Cfg::from_secs(10),
@@ -119,7 +125,7 @@ fn worked_example_section_4_6() {
 
 #[test]
 fn default_max_ejection_percent_ejects_nobody_below_ten_hosts() {
-    let t0 = Instant::now();
+    let t0 = origin();
     let cfg = OutlierSettings {
         consecutive_5xx: 3,
         ..OutlierSettings::defaults()
@@ -144,7 +150,7 @@ fn default_max_ejection_percent_ejects_nobody_below_ten_hosts() {
 
 #[test]
 fn success_resets_the_consecutive_counters() {
-    let t0 = Instant::now();
+    let t0 = origin();
     let mut d = OutlierDetector::try_new(&settings(3, 100), 2, t0).unwrap();
     fail(&mut d, A, &[500, 500, 200, 500, 500], t0);
     assert!(!d.is_ejected(A));
@@ -157,7 +163,7 @@ fn success_resets_the_consecutive_counters() {
 
 #[test]
 fn default_consecutive_5xx_is_active_and_gateway_inactive() {
-    let t0 = Instant::now();
+    let t0 = origin();
     let cfg = OutlierSettings {
         max_ejection_percent: 100,
         ..OutlierSettings::defaults()
@@ -179,7 +185,7 @@ fn default_consecutive_5xx_is_active_and_gateway_inactive() {
 
 #[test]
 fn gateway_errors_only_count_502_503_504_consecutively() {
-    let t0 = Instant::now();
+    let t0 = origin();
     let cfg = OutlierSettings {
         consecutive_5xx: 0,
         consecutive_gateway_errors: 2,
@@ -203,7 +209,7 @@ fn gateway_errors_only_count_502_503_504_consecutively() {
 
 #[test]
 fn gateway_threshold_above_5xx_never_fires_first() {
-    let t0 = Instant::now();
+    let t0 = origin();
     let cfg = OutlierSettings {
         consecutive_5xx: 5,
         consecutive_gateway_errors: 7,
@@ -222,7 +228,7 @@ fn gateway_threshold_above_5xx_never_fires_first() {
 
 #[test]
 fn local_failures_count_as_5xx_without_split() {
-    let t0 = Instant::now();
+    let t0 = origin();
     let mut d = OutlierDetector::try_new(&settings(3, 100), 2, t0).unwrap();
     d.record(A, Outcome::ConnectFailure, t0);
     d.record(A, Outcome::PerTryTimeout, t0);
@@ -242,7 +248,7 @@ fn local_failures_count_as_5xx_without_split() {
 
 #[test]
 fn split_mode_keeps_local_origin_failures_apart() {
-    let t0 = Instant::now();
+    let t0 = origin();
     let cfg = OutlierSettings {
         consecutive_5xx: 3,
         consecutive_local_origin_failures: 2,
@@ -270,7 +276,7 @@ fn split_mode_keeps_local_origin_failures_apart() {
 
 #[test]
 fn ejection_time_is_capped_at_max() {
-    let t0 = Instant::now();
+    let t0 = origin();
     let cfg = OutlierSettings {
         consecutive_5xx: 1,
         interval: Cfg::from_secs(10),
@@ -301,7 +307,7 @@ fn ejection_time_is_capped_at_max() {
 
 #[test]
 fn invalid_settings_are_rejected() {
-    let t0 = Instant::now();
+    let t0 = origin();
     let bad = OutlierSettings {
         interval: Cfg::ZERO,
         ..OutlierSettings::defaults()
@@ -342,7 +348,7 @@ proptest! {
         threshold in 1u32..4,
         events in prop::collection::vec((0usize..20, arb_outcome(), 0u64..3000), 1..300),
     ) {
-        let t0 = Instant::now();
+        let t0 = origin();
         let cfg = OutlierSettings {
             consecutive_5xx: threshold,
             consecutive_gateway_errors: threshold,
@@ -370,7 +376,7 @@ proptest! {
         max_s in 1u64..600,
         repeats in 1usize..8,
     ) {
-        let t0 = Instant::now();
+        let t0 = origin();
         let base = Duration::from_secs(base_s);
         let max = Duration::from_secs(max_s).max(base);
         let interval = Duration::from_secs(interval_s);
