@@ -46,6 +46,8 @@ pub struct BalanceConfig {
     pub load_balancer: LoadBalancer,
     /// Outlier detection, when configured (it also sets the panic threshold).
     pub outlier: Option<OutlierSettings>,
+    /// `outlierDetectionHttpErrorCodes` (empty: every 5xx is an error).
+    pub outlier_error_codes: Vec<u32>,
 }
 
 /// A configuration or endpoint set the layer cannot enforce.
@@ -125,11 +127,21 @@ pin_project! {
 // === impl BalanceConfig ===
 
 impl BalanceConfig {
-    /// The load balancer and outlier detection of a resolved DestinationRule policy.
+    /// The load balancer and outlier detection of a resolved DestinationRule policy (the
+    /// model does not carry `outlierDetectionHttpErrorCodes`; set them on the result).
     pub fn from_policy(policy: &DestinationPolicy) -> Self {
+        BalanceConfig::new(
+            policy.load_balancer.clone(),
+            policy.outlier_detection.clone(),
+        )
+    }
+
+    /// A configuration without custom outlier error codes.
+    pub const fn new(load_balancer: LoadBalancer, outlier: Option<OutlierSettings>) -> Self {
         BalanceConfig {
-            load_balancer: policy.load_balancer.clone(),
-            outlier: policy.outlier_detection.clone(),
+            load_balancer,
+            outlier,
+            outlier_error_codes: Vec::new(),
         }
     }
 }
@@ -171,7 +183,10 @@ where
         let outlier = config
             .outlier
             .as_ref()
-            .map(|o| OutlierDetector::try_new(o, hosts.len(), clock.now()))
+            .map(|o| {
+                OutlierDetector::try_new(o, hosts.len(), clock.now())?
+                    .with_error_codes(&config.outlier_error_codes)
+            })
             .transpose()?;
         let hash_key = match &config.load_balancer {
             LoadBalancer::ConsistentHash(p) => Some(p.key.clone()),

@@ -85,10 +85,7 @@ fn ok(_: usize) -> Reply {
 
 #[tokio::test(start_paused = true)]
 async fn round_robin_spreads_requests() {
-    let config = BalanceConfig {
-        load_balancer: LoadBalancer::RoundRobin,
-        outlier: None,
-    };
+    let config = BalanceConfig::new(LoadBalancer::RoundRobin, None);
     let (mut svc, mut h) = cluster(3, &config);
     let order: Vec<_> = (0..6)
         .map(|_| send(&mut svc, &mut h, get(), ok).0)
@@ -98,10 +95,7 @@ async fn round_robin_spreads_requests() {
 
 #[tokio::test(start_paused = true)]
 async fn failing_endpoint_is_ejected_then_returns() {
-    let config = BalanceConfig {
-        load_balancer: LoadBalancer::RoundRobin,
-        outlier: outlier(3, 50, 0),
-    };
+    let config = BalanceConfig::new(LoadBalancer::RoundRobin, outlier(3, 50, 0));
     let (mut svc, mut h) = cluster(2, &config);
     let bad = |i: usize| Reply::Status(if i == 0 { 503 } else { 200 });
     // Round robin alternates: endpoint 0 fails on its third request.
@@ -127,10 +121,7 @@ async fn failing_endpoint_is_ejected_then_returns() {
 
 #[tokio::test(start_paused = true)]
 async fn endpoint_errors_count_as_connect_failures() {
-    let config = BalanceConfig {
-        load_balancer: LoadBalancer::RoundRobin,
-        outlier: outlier(2, 100, 0),
-    };
+    let config = BalanceConfig::new(LoadBalancer::RoundRobin, outlier(2, 100, 0));
     let (mut svc, mut h) = cluster(2, &config);
     let fail0 = |i: usize| {
         if i == 0 {
@@ -147,10 +138,7 @@ async fn endpoint_errors_count_as_connect_failures() {
 
 #[tokio::test(start_paused = true)]
 async fn all_ejected_without_panic_answers_no_healthy_upstream() {
-    let config = BalanceConfig {
-        load_balancer: LoadBalancer::LeastRequest,
-        outlier: outlier(1, 100, 0),
-    };
+    let config = BalanceConfig::new(LoadBalancer::LeastRequest, outlier(1, 100, 0));
     let (mut svc, mut h) = cluster(2, &config);
     let fail = |_: usize| Reply::Status(500);
     while !(svc.get_ref().is_ejected(0) && svc.get_ref().is_ejected(1)) {
@@ -168,10 +156,7 @@ async fn all_ejected_without_panic_answers_no_healthy_upstream() {
 
 #[tokio::test(start_paused = true)]
 async fn panic_mode_still_serves_from_ejected_hosts() {
-    let config = BalanceConfig {
-        load_balancer: LoadBalancer::RoundRobin,
-        outlier: outlier(1, 100, 50),
-    };
+    let config = BalanceConfig::new(LoadBalancer::RoundRobin, outlier(1, 100, 50));
     let (mut svc, mut h) = cluster(2, &config);
     let fail = |_: usize| Reply::Status(500);
     let _ = send(&mut svc, &mut h, get(), fail);
@@ -185,10 +170,7 @@ async fn panic_mode_still_serves_from_ejected_hosts() {
 
 #[tokio::test(start_paused = true)]
 async fn overflow_responses_are_not_outlier_failures() {
-    let config = BalanceConfig {
-        load_balancer: LoadBalancer::RoundRobin,
-        outlier: outlier(1, 100, 0),
-    };
+    let config = BalanceConfig::new(LoadBalancer::RoundRobin, outlier(1, 100, 0));
     let (mut svc, mut h) = cluster(1, &config);
     assert_ready_ok!(svc.poll_ready());
     let mut fut = task::spawn(svc.call(get()));
@@ -206,13 +188,13 @@ async fn overflow_responses_are_not_outlier_failures() {
 
 #[tokio::test(start_paused = true)]
 async fn consistent_hash_on_a_header_is_sticky() {
-    let config = BalanceConfig {
-        load_balancer: LoadBalancer::ConsistentHash(HashPolicy {
+    let config = BalanceConfig::new(
+        LoadBalancer::ConsistentHash(HashPolicy {
             key: HashKey::Header("x-user".into()),
             algorithm: HashAlgorithm::Maglev { table_size: 65537 },
         }),
-        outlier: None,
-    };
+        None,
+    );
     let (mut svc, mut h) = cluster(4, &config);
     let user = |u: &str| {
         let mut r = get();
@@ -230,8 +212,8 @@ async fn consistent_hash_on_a_header_is_sticky() {
 
 #[tokio::test(start_paused = true)]
 async fn generated_hash_cookie_is_set_on_the_response() {
-    let config = BalanceConfig {
-        load_balancer: LoadBalancer::ConsistentHash(HashPolicy {
+    let config = BalanceConfig::new(
+        LoadBalancer::ConsistentHash(HashPolicy {
             key: HashKey::Cookie {
                 name: "sticky".into(),
                 path: None,
@@ -241,8 +223,8 @@ async fn generated_hash_cookie_is_set_on_the_response() {
                 minimum_ring_size: 1024,
             },
         }),
-        outlier: None,
-    };
+        None,
+    );
     let (mut svc, mut h) = cluster(3, &config);
     let (first, resp) = send(&mut svc, &mut h, get(), ok);
     let resp = resp.unwrap();
@@ -269,10 +251,7 @@ async fn generated_hash_cookie_is_set_on_the_response() {
 
 #[tokio::test(start_paused = true)]
 async fn passthrough_goes_to_the_dialled_endpoint() {
-    let config = BalanceConfig {
-        load_balancer: LoadBalancer::Passthrough,
-        outlier: None,
-    };
+    let config = BalanceConfig::new(LoadBalancer::Passthrough, None);
     let (mut svc, mut h) = cluster(3, &config);
     let mut r = get();
     r.extensions_mut()
@@ -288,10 +267,7 @@ async fn passthrough_goes_to_the_dialled_endpoint() {
 
 #[tokio::test(start_paused = true)]
 async fn invalid_configuration_is_a_typed_error() {
-    let config = BalanceConfig {
-        load_balancer: LoadBalancer::Random,
-        outlier: outlier(1, 101, 0),
-    };
+    let config = BalanceConfig::new(LoadBalancer::Random, outlier(1, 101, 0));
     let err = Balance::<String, Mock>::try_new(Vec::new(), &config, &mut StdRng::seed_from_u64(1))
         .unwrap_err();
     assert!(matches!(err, InvalidBalance::Outlier(_)));

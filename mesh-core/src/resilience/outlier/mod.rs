@@ -19,6 +19,9 @@ pub enum InvalidOutlier {
     /// `baseEjectionTime` must be at least 1 ms.
     #[error("outlier detection baseEjectionTime must be at least 1ms")]
     ZeroBaseEjectionTime,
+    /// An `outlierDetectionHttpErrorCodes` entry that is not an HTTP status.
+    #[error("outlierDetectionHttpErrorCodes entry {0} is not an HTTP status (100..=599)")]
+    ErrorCode(u32),
     /// A percentage above 100.
     #[error("outlier detection {field} is {value}, above 100")]
     Percent {
@@ -106,6 +109,8 @@ pub struct OutlierDetector {
     /// `max_ejection_time`, never below `base`.
     max: Duration,
     hosts: Vec<HostMonitor>,
+    /// `outlierDetectionHttpErrorCodes`, sorted; empty means every 5xx is an error.
+    error_codes: Vec<u16>,
     ejected: usize,
     next_tick: Instant,
     stats: OutlierStats,
@@ -146,7 +151,25 @@ impl OutlierDetector {
             ejected: 0,
             next_tick: now + interval,
             stats: OutlierStats::default(),
+            error_codes: Vec::new(),
         })
+    }
+
+    /// Istio `outlierDetectionHttpErrorCodes`: only these response statuses count as errors
+    /// (a listed 5xx counts as itself, a listed non-5xx as a generic 500); every other
+    /// response is a success. Local failures are unaffected. Empty restores "every 5xx".
+    pub fn with_error_codes(mut self, codes: &[u32]) -> Result<Self, InvalidOutlier> {
+        let mut out = Vec::with_capacity(codes.len());
+        for c in codes {
+            match u16::try_from(*c) {
+                Ok(s) if (100..=599).contains(&s) => out.push(s),
+                _ => return Err(InvalidOutlier::ErrorCode(*c)),
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        self.error_codes = out;
+        Ok(self)
     }
 
     /// The settings in force.
@@ -210,7 +233,14 @@ impl OutlierDetector {
     pub fn record(&mut self, host: usize, outcome: Outcome, now: Instant) -> Recorded {
         let split = self.settings.split_external_local_origin_errors;
         let event = match outcome {
-            Outcome::Response { status, .. } => Event::Status(status),
+            Outcome::Response { status, .. } if self.error_codes.is_empty() => {
+                Event::Status(status)
+            }
+            Outcome::Response { status, .. } => match self.error_codes.binary_search(&status) {
+                Ok(_) if (500..600).contains(&status) => Event::Status(status),
+                Ok(_) => Event::Status(500),
+                Err(_) => Event::Status(200),
+            },
             // Non-split mode: a connect failure counts as 503, a local timeout as 504.
             Outcome::ConnectFailure if split => Event::LocalOriginFailure,
             Outcome::ConnectFailure => Event::Status(503),

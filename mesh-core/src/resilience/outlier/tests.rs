@@ -306,6 +306,33 @@ fn ejection_time_is_capped_at_max() {
 }
 
 #[test]
+fn listed_error_codes_replace_the_5xx_rule() {
+    let t0 = origin();
+    let d = OutlierDetector::try_new(&settings(2, 100), 2, t0).unwrap();
+    let mut d = d.with_error_codes(&[429, 503]).unwrap();
+    // 500 is not listed: a success that resets the streak.
+    assert_eq!(fail(&mut d, A, &[503, 500, 503], t0), Recorded::Counted);
+    assert!(matches!(
+        fail(&mut d, A, &[429], t0),
+        Recorded::Ejected {
+            kind: EjectionKind::Consecutive5xx,
+            ..
+        }
+    ));
+    // Local failures still count.
+    d.record(B, Outcome::ConnectFailure, t0);
+    assert!(matches!(
+        d.record(B, Outcome::ConnectFailure, t0),
+        Recorded::Ejected { .. }
+    ));
+    let d = OutlierDetector::try_new(&settings(2, 100), 2, t0).unwrap();
+    assert_eq!(
+        d.with_error_codes(&[600]).unwrap_err(),
+        InvalidOutlier::ErrorCode(600)
+    );
+}
+
+#[test]
 fn invalid_settings_are_rejected() {
     let t0 = origin();
     let bad = OutlierSettings {
