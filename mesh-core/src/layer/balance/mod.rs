@@ -10,20 +10,22 @@
 //! policies need it), so the chosen endpoint's clone is driven to readiness inside the
 //! response future, like `tower::util::Oneshot`.
 
+mod future;
+
 use std::fmt;
-use std::future::Future;
 use std::net::IpAddr;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll};
 use std::time::Instant;
 
-use http::{HeaderValue, Request, Response, StatusCode};
-use pin_project_lite::pin_project;
+use http::{Request, Response, StatusCode};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tower_service::Service;
 
+pub use self::future::ResponseFuture;
+
+use self::future::{InFlight, State};
 use super::pool::ResponseFlag;
 use crate::clock::{Clock, TokioClock};
 use crate::model::destination::{DestinationPolicy, HashKey, LoadBalancer, OutlierSettings};
@@ -31,8 +33,7 @@ use crate::resilience::Outcome;
 use crate::resilience::balance::{
     Balancer, Hosts, InvalidBalancer, Pick, hash_input, panic_threshold,
 };
-use crate::resilience::outlier::{InvalidOutlier, OutlierDetector, OutlierStats, Recorded};
-use crate::resilience::pool::Overflow;
+use crate::resilience::outlier::{InvalidOutlier, OutlierDetector, OutlierStats};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -81,47 +82,11 @@ pub struct Balance<K, S, C = TokioClock> {
 }
 
 #[derive(Debug)]
-struct Shared {
-    hosts: Hosts,
+pub(super) struct Shared {
+    pub(super) hosts: Hosts,
     balancer: Balancer,
-    outlier: Option<OutlierDetector>,
+    pub(super) outlier: Option<OutlierDetector>,
     rng: StdRng,
-}
-
-/// One attempt in flight on one host: reports its outcome, or just its end when dropped.
-struct InFlight<C> {
-    shared: Arc<Mutex<Shared>>,
-    index: usize,
-    clock: C,
-    classify: ErrorClassifier,
-    done: bool,
-}
-
-pin_project! {
-    /// The response future of [`Balance`].
-    pub struct ResponseFuture<S, F, Req, B, C> {
-        #[pin]
-        state: State<S, F, Req, B>,
-        in_flight: Option<InFlight<C>>,
-        set_cookie: Option<HeaderValue>,
-    }
-}
-
-pin_project! {
-    #[project = StateProj]
-    enum State<S, F, Req, B> {
-        Waiting {
-            service: S,
-            request: Option<Req>,
-        },
-        Called {
-            #[pin]
-            future: F,
-        },
-        Local {
-            response: Option<Response<B>>,
-        },
-    }
 }
 
 // === impl BalanceConfig ===
@@ -336,7 +301,7 @@ pub fn no_healthy_upstream<B: Default>() -> Response<B> {
     resp
 }
 
-fn lock(shared: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
+pub(super) fn lock(shared: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
     // The state stays consistent across a panic elsewhere: every update is a single step.
     shared.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -345,128 +310,11 @@ fn lock(shared: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
 
 impl Shared {
     /// Runs the outlier detector's due ticks and brings un-ejected hosts back.
-    fn advance(&mut self, now: Instant) {
+    pub(super) fn advance(&mut self, now: Instant) {
         let Shared { hosts, outlier, .. } = self;
         if let Some(o) = outlier {
             o.advance(now, |i| hosts.set_healthy(i, true));
         }
-    }
-}
-
-// === impl InFlight ===
-
-impl<C: Clock> InFlight<C> {
-    fn finish(&mut self, outcome: Option<Outcome>) {
-        if self.done {
-            return;
-        }
-        self.done = true;
-        let now = self.clock.now();
-        let mut guard = lock(&self.shared);
-        let shared = &mut *guard;
-        shared.hosts.finish_request(self.index);
-        let Some(outcome) = outcome else { return };
-        shared.advance(now);
-        if let Some(o) = &mut shared.outlier
-            && let Recorded::Ejected { .. } = o.record(self.index, outcome, now)
-        {
-            shared.hosts.set_healthy(self.index, false);
-        }
-    }
-}
-
-impl<C> Drop for InFlight<C> {
-    fn drop(&mut self) {
-        if !self.done {
-            let mut guard = lock(&self.shared);
-            guard.hosts.finish_request(self.index);
-        }
-    }
-}
-
-fn outcome_of<B>(resp: &Response<B>) -> Outcome {
-    if resp.extensions().get::<ResponseFlag>() == Some(&ResponseFlag::UpstreamOverflow) {
-        return Outcome::Overflow;
-    }
-    Outcome::Response {
-        status: resp.status().as_u16(),
-        grpc_status: resp
-            .headers()
-            .get("grpc-status")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse().ok()),
-    }
-}
-
-// === impl ResponseFuture ===
-
-impl<S, Req, B, C> Future for ResponseFuture<S, S::Future, Req, B, C>
-where
-    S: Service<Req, Response = Response<B>>,
-    S::Error: Into<BoxError>,
-    C: Clock,
-{
-    type Output = Result<Response<B>, BoxError>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut this = self.project();
-        loop {
-            match this.state.as_mut().project() {
-                StateProj::Waiting { service, request } => {
-                    let ready = ready!(service.poll_ready(cx));
-                    let req = request.take();
-                    match (ready, req) {
-                        (Ok(()), Some(req)) => {
-                            let future = service.call(req);
-                            this.state.set(State::Called { future });
-                        }
-                        (Err(e), _) => return Poll::Ready(Err(failed(this.in_flight, e.into()))),
-                        (Ok(()), None) => {
-                            return Poll::Ready(Err(
-                                "balance future polled after completion".into()
-                            ));
-                        }
-                    }
-                }
-                StateProj::Called { future } => {
-                    let out = ready!(future.poll(cx)).map_err(Into::into);
-                    return Poll::Ready(match out {
-                        Ok(mut resp) => {
-                            if let Some(f) = this.in_flight.as_mut() {
-                                f.finish(Some(outcome_of(&resp)));
-                            }
-                            if let Some(c) = this.set_cookie.take() {
-                                resp.headers_mut().append(http::header::SET_COOKIE, c);
-                            }
-                            Ok(resp)
-                        }
-                        Err(e) => Err(failed(this.in_flight, e)),
-                    });
-                }
-                StateProj::Local { response } => {
-                    return Poll::Ready(
-                        response
-                            .take()
-                            .ok_or_else(|| "balance future polled after completion".into()),
-                    );
-                }
-            }
-        }
-    }
-}
-
-/// Records an endpoint error with the outlier detector and passes it on.
-fn failed<C: Clock>(in_flight: &mut Option<InFlight<C>>, e: BoxError) -> BoxError {
-    {
-        if let Some(f) = in_flight.as_mut() {
-            let outcome = if e.downcast_ref::<Overflow>().is_some() {
-                Outcome::Overflow
-            } else {
-                (f.classify)(&e)
-            };
-            f.finish(Some(outcome));
-        }
-        e
     }
 }
 

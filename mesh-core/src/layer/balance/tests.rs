@@ -1,13 +1,16 @@
 use std::time::Duration;
 
-use http::{Request, Response, StatusCode};
+use http::{HeaderValue, Request, Response, StatusCode};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
+use std::task::Poll;
+
 use tokio_test::{assert_pending, assert_ready_ok, task};
 use tower_test::mock;
 
 use super::*;
 use crate::model::destination::{HashAlgorithm, HashPolicy};
+use crate::resilience::pool::Overflow;
 use crate::resource::Duration as Cfg;
 
 type Mock = mock::Mock<Request<String>, Response<String>>;

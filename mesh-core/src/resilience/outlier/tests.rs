@@ -299,8 +299,8 @@ fn ejection_time_is_capped_at_max() {
             tick(&mut d, now);
         }
     }
-    // k grows while k × base < max + base: 1, 2, 3, then stays at 3 (3 × 30 = 90 >= 100 is
-    // false; 4 × 30 = 120 >= 100 stops it).
+    // k grows while k × base < max + base (100 s): 1, 2, 3, 4 (3 × 30 = 90 < 100), then stops
+    // (4 × 30 = 120); the ejection itself is capped at max = 70 s.
     assert_eq!(served, vec![30, 60, 70, 70, 70]);
     assert_eq!(d.multiplier(A), 4);
 }
