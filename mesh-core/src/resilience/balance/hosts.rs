@@ -12,6 +12,8 @@ pub struct Hosts {
     active: Vec<u32>,
     healthy_idx: Vec<u32>,
     equal_weights: bool,
+    /// Identifies the host list (ids and weights) for cached hash tables.
+    fingerprint: u64,
     generation: u64,
 }
 
@@ -33,6 +35,9 @@ impl Hosts {
         }
         let n = ids.len();
         let equal_weights = weights.windows(2).all(|w| w[0] == w[1]);
+        let fingerprint = ids.iter().zip(&weights).fold(n as u64, |acc, (id, w)| {
+            super::hash::fmix64(acc ^ id.wrapping_add(u64::from(*w)))
+        });
         Ok(Hosts {
             ids,
             weights,
@@ -40,6 +45,7 @@ impl Hosts {
             active: vec![0; n],
             healthy_idx: (0..n as u32).collect(),
             equal_weights,
+            fingerprint,
             generation: 0,
         })
     }
@@ -107,6 +113,12 @@ impl Hosts {
     /// Changes each time the healthy set changes (consistent-hash tables rebuild on it).
     pub fn generation(&self) -> u64 {
         self.generation
+    }
+
+    /// A hash of the host list (identities and weights, not health): a balancer used with
+    /// another table rebuilds its consistent-hash table.
+    pub fn fingerprint(&self) -> u64 {
+        self.fingerprint
     }
 
     /// Requests in flight on the host.

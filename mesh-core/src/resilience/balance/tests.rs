@@ -323,6 +323,41 @@ fn hash_inputs_from_the_request() {
 }
 
 #[test]
+fn multi_valued_headers_hash_independently_of_order() {
+    let mut r = rng();
+    let key = HashKey::Header("x-user".into());
+    let uri = Uri::from_static("/");
+    let mut ab = HeaderMap::new();
+    ab.append("x-user", HeaderValue::from_static("a"));
+    ab.append("x-user", HeaderValue::from_static("b"));
+    let mut ba = HeaderMap::new();
+    ba.append("x-user", HeaderValue::from_static("b"));
+    ba.append("x-user", HeaderValue::from_static("a"));
+    let h1 = hash_input(&key, &uri, &ab, None, &mut r);
+    assert_eq!(h1, hash_input(&key, &uri, &ba, None, &mut r));
+    assert_ne!(h1, HashInput::Key(hash_bytes(b"a")));
+}
+
+#[test]
+fn a_balancer_moved_to_another_host_table_rebuilds_its_hash_table() {
+    let mut b = Balancer::try_new(&maglev(65537), 0).unwrap();
+    let big = hosts(&[1; 8]);
+    let small = Hosts::try_new([("other:80", 1)]).unwrap();
+    for k in 0..64u64 {
+        b.pick(&big, Some(hash_bytes(&k.to_le_bytes())), &mut rng())
+            .unwrap();
+        let p = b.pick(&small, Some(hash_bytes(&k.to_le_bytes())), &mut rng());
+        assert_eq!(
+            p,
+            Ok(Pick::Host {
+                index: 0,
+                panic: false
+            })
+        );
+    }
+}
+
+#[test]
 fn invalid_configuration_is_rejected() {
     assert_eq!(
         Balancer::try_new(&maglev(65536), 0).unwrap_err(),
@@ -359,6 +394,16 @@ proptest! {
         for (i, w) in weights.iter().enumerate() {
             prop_assert_eq!(c[i], *w as usize * cycles);
         }
+    }
+
+    /// The integer panic rule equals Envoy's floating-point one.
+    #[test]
+    fn panic_rule_matches_envoy_arithmetic(total in 1usize..200, healthy_frac in 0.0f64..=1.0, threshold in 0u32..=100) {
+        let healthy = ((total as f64) * healthy_frac) as usize;
+        let h = 100.0 * healthy as f64 / total as f64;
+        let normalized = (1.4 * h).min(100.0);
+        let envoy = normalized < 100.0 && h < f64::from(threshold);
+        prop_assert_eq!(in_panic(healthy, total, threshold), envoy);
     }
 
     /// P2C with equal load picks each host about 1/n of the time (seeded draws).

@@ -76,7 +76,7 @@ pub fn hash_input<R: Rng + ?Sized>(
     rng: &mut R,
 ) -> HashInput {
     let found = match key {
-        HashKey::Header(name) => headers.get(name.as_str()).map(|v| hash_bytes(v.as_bytes())),
+        HashKey::Header(name) => header_hash(headers, name),
         HashKey::SourceIp => source_ip.map(|ip| hash_bytes(ip.to_string().as_bytes())),
         HashKey::QueryParameter(name) => uri
             .query()
@@ -115,6 +115,19 @@ pub fn hash_input<R: Rng + ?Sized>(
     found.map_or(HashInput::Missing, HashInput::Key)
 }
 
+/// A header's value; several values hash the same in any order (sorted, then joined).
+fn header_hash(headers: &HeaderMap, name: &str) -> Option<u64> {
+    let mut values = headers.get_all(name).iter();
+    let first = values.next()?;
+    let Some(second) = values.next() else {
+        return Some(hash_bytes(first.as_bytes()));
+    };
+    let mut all: Vec<&[u8]> = vec![first.as_bytes(), second.as_bytes()];
+    all.extend(values.map(HeaderValue::as_bytes));
+    all.sort_unstable();
+    Some(hash_bytes(&all.join(&0u8)))
+}
+
 /// The value of cookie `name` from the request's `Cookie` headers.
 fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
@@ -138,7 +151,8 @@ enum Table {
 #[derive(Clone, Debug)]
 pub(super) struct HashBalancer {
     algorithm: HashAlgorithm,
-    table: Option<(u64, bool, Table)>,
+    /// (host-list fingerprint, generation, panic, table).
+    table: Option<(u64, u64, bool, Table)>,
 }
 
 // === impl HashBalancer ===
@@ -156,10 +170,10 @@ impl HashBalancer {
         hosts: &Hosts,
         candidates: Candidates<'_>,
         panic: bool,
-        key: u64,
+        hash: u64,
     ) -> usize {
-        let fresh =
-            matches!(&self.table, Some((g, p, _)) if *g == hosts.generation() && *p == panic);
+        let key = (hosts.fingerprint(), hosts.generation(), panic);
+        let fresh = matches!(&self.table, Some((f, g, p, _)) if (*f, *g, *p) == key);
         if !fresh {
             let table = match self.algorithm {
                 HashAlgorithm::RingHash { minimum_ring_size } => {
@@ -169,11 +183,11 @@ impl HashBalancer {
                     Table::Maglev(Maglev::build(hosts, candidates, table_size))
                 }
             };
-            self.table = Some((hosts.generation(), panic, table));
+            self.table = Some((key.0, key.1, key.2, table));
         }
         match &self.table {
-            Some((_, _, Table::Ring(r))) => r.lookup(key),
-            Some((_, _, Table::Maglev(m))) => m.lookup(key),
+            Some((_, _, _, Table::Ring(r))) => r.lookup(hash),
+            Some((_, _, _, Table::Maglev(m))) => m.lookup(hash),
             None => candidates.get(0),
         }
     }
