@@ -4,8 +4,10 @@
 //! is not ready the caller also holds a pending permit (`http1MaxPendingRequests`). When either
 //! limit is reached the service becomes ready anyway and `call` answers at once, without
 //! calling the inner service, with what Envoy sends: `503`, `x-envoy-overloaded: true`, and the
-//! [`ResponseFlag::UpstreamOverflow`] (`UO`) and [`Overflow`] extensions. The request permit is
-//! released when the response headers arrive (or the future is dropped). Connection counting
+//! [`ResponseFlag::UpstreamOverflow`] (`UO`) and [`Overflow`] extensions. As in Envoy, a request
+//! stays active until its response stream ends: the permit travels in the response body
+//! ([`PermitBody`]) and is released at the end of the body, on a body error, or when the body or
+//! the future is dropped. Connection counting
 //! (`maxConnections`, `maxRequestsPerConnection`) and `maxRetries` are for the connection pool
 //! and the retry layer, through [`CircuitBreaker`] directly.
 
@@ -14,6 +16,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
 use http::{HeaderValue, Request, Response, StatusCode};
+use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
@@ -80,9 +83,20 @@ pin_project! {
             permit: Option<Permit>,
         },
         Overloaded {
-            response: Option<Response<B>>,
+            response: Option<Response<PermitBody<B>>>,
         },
         NotReady,
+    }
+}
+
+pin_project! {
+    /// A response body that keeps its request counted against `http2MaxRequests` until the
+    /// stream ends.
+    #[derive(Debug)]
+    pub struct PermitBody<B> {
+        #[pin]
+        inner: B,
+        permit: Option<Permit>,
     }
 }
 
@@ -150,7 +164,7 @@ where
     S::Error: Into<BoxError>,
     ResB: Default,
 {
-    type Response = Response<ResB>;
+    type Response = Response<PermitBody<ResB>>;
     type Error = BoxError;
     type Future = ResponseFuture<S::Future, ResB>;
 
@@ -233,6 +247,64 @@ pub fn overloaded<B: Default>(o: Overflow) -> Response<B> {
     resp
 }
 
+// === impl PermitBody ===
+
+impl<B> PermitBody<B> {
+    /// A body that holds no permit.
+    pub fn new(inner: B) -> Self {
+        PermitBody {
+            inner,
+            permit: None,
+        }
+    }
+
+    /// The wrapped body (releases the permit).
+    pub fn into_inner(self) -> B {
+        self.inner
+    }
+
+    /// The wrapped body.
+    pub fn get_ref(&self) -> &B {
+        &self.inner
+    }
+
+    /// Whether the request is still counted as active.
+    pub fn holds_permit(&self) -> bool {
+        self.permit.is_some()
+    }
+}
+
+impl<B: Default> Default for PermitBody<B> {
+    fn default() -> Self {
+        PermitBody::new(B::default())
+    }
+}
+
+impl<B: Body> Body for PermitBody<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<B::Data>, B::Error>>> {
+        let this = self.project();
+        let frame = ready!(this.inner.poll_frame(cx));
+        if !matches!(frame, Some(Ok(_))) {
+            drop(this.permit.take());
+        }
+        Poll::Ready(frame)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
 // === impl ResponseFuture ===
 
 impl<F, B, E> Future for ResponseFuture<F, B>
@@ -240,14 +312,14 @@ where
     F: Future<Output = Result<Response<B>, E>>,
     E: Into<BoxError>,
 {
-    type Output = Result<Response<B>, BoxError>;
+    type Output = Result<Response<PermitBody<B>>, BoxError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().state.project() {
             StateProj::Called { future, permit } => {
-                let out = ready!(future.poll(cx));
-                drop(permit.take());
-                Poll::Ready(out.map_err(Into::into))
+                let out = ready!(future.poll(cx)).map_err(Into::into)?;
+                let permit = permit.take();
+                Poll::Ready(Ok(out.map(|inner| PermitBody { inner, permit })))
             }
             StateProj::Overloaded { response } => match response.take() {
                 Some(r) => Poll::Ready(Ok(r)),

@@ -24,7 +24,7 @@ fn req() -> Request<String> {
     Request::new("hi".to_owned())
 }
 
-fn assert_overloaded(resp: &Response<String>, limit: Limit) {
+fn assert_overloaded(resp: &Response<PermitBody<String>>, limit: Limit) {
     assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(resp.headers()[X_ENVOY_OVERLOADED], "true");
     assert_eq!(
@@ -56,7 +56,11 @@ async fn max_requests_overflow_is_an_immediate_503_without_calling_upstream() {
 
     // When the first response arrives its permit is released.
     send.send_response(Response::new("ok".to_owned()));
-    assert_eq!(first.await.unwrap().body(), "ok");
+    let first = first.await.unwrap();
+    assert_eq!(first.body().get_ref(), "ok");
+    // Still active until the response body is done with.
+    assert_eq!(b.in_use(Limit::Requests), 1);
+    drop(first);
     assert_eq!(b.in_use(Limit::Requests), 0);
     assert_ready_ok!(s2.poll_ready());
     let again = s2.call(req());
@@ -87,7 +91,7 @@ async fn pending_requests_beyond_the_limit_overflow() {
     let fut = s1.call(req());
     let (_, send) = handle.next_request().await.unwrap();
     send.send_response(Response::new(String::new()));
-    fut.await.unwrap();
+    drop(fut.await.unwrap());
     assert_eq!(b.in_use(Limit::Requests), 0);
 }
 
@@ -122,5 +126,26 @@ async fn upstream_errors_pass_through_and_release() {
     let (_, send) = handle.next_request().await.unwrap();
     send.send_error(std::io::Error::other("boom"));
     assert!(fut.await.is_err());
+    assert_eq!(b.in_use(Limit::Requests), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_request_stays_active_until_the_body_ends() {
+    use bytes::Bytes;
+    use http_body_util::{BodyExt, Full};
+
+    let b = breaker(1, 1);
+    let (mut s, mut handle) = mock::spawn_layer::<Request<String>, Response<Full<Bytes>>, _>(
+        PoolLimitLayer::new(b.clone()),
+    );
+    assert_ready_ok!(s.poll_ready());
+    let fut = s.call(req());
+    let (_, send) = handle.next_request().await.unwrap();
+    send.send_response(Response::new(Full::new(Bytes::from_static(b"payload"))));
+    let resp = fut.await.unwrap();
+    assert!(resp.body().holds_permit());
+    assert_eq!(b.in_use(Limit::Requests), 1);
+    let body = resp.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(&body[..], b"payload");
     assert_eq!(b.in_use(Limit::Requests), 0);
 }
