@@ -275,3 +275,43 @@ async fn invalid_configuration_is_a_typed_error() {
         .unwrap_err();
     assert!(matches!(err, InvalidBalance::Outlier(_)));
 }
+
+#[tokio::test(start_paused = true)]
+async fn least_request_steers_away_from_busy_endpoints() {
+    // Hundreds of mock round trips in one task: keep tokio's cooperative budget out of it.
+    tokio::task::unconstrained(least_request_body()).await;
+}
+
+async fn least_request_body() {
+    let config = BalanceConfig::new(LoadBalancer::LeastRequest, None);
+    let (mut svc, mut h) = cluster(2, &config);
+    // Three requests stay in flight on whichever endpoint takes them first.
+    assert_ready_ok!(svc.poll_ready());
+    let mut held = Vec::new();
+    let mut busy = None;
+    while held.len() < 3 {
+        let mut fut = task::spawn(svc.call(get()));
+        assert_pending!(fut.poll());
+        let got = (0..2)
+            .find(|i| matches!(h[*i].poll_request(), Poll::Ready(Some(_))))
+            .unwrap();
+        if busy.is_none() {
+            busy = Some(got);
+        }
+        if Some(got) == busy {
+            held.push(fut);
+        }
+    }
+    let busy = busy.unwrap();
+    // P2C only picks the busy endpoint when both draws land on it: about a quarter.
+    let to_busy = (0..400)
+        .filter(|_| send(&mut svc, &mut h, get(), ok).0 == Some(busy))
+        .count();
+    assert!((60..140).contains(&to_busy), "{to_busy}");
+    drop(held);
+    // With the in-flight requests gone the load evens out.
+    let to_busy = (0..400)
+        .filter(|_| send(&mut svc, &mut h, get(), ok).0 == Some(busy))
+        .count();
+    assert!((160..240).contains(&to_busy), "{to_busy}");
+}
