@@ -1,8 +1,9 @@
 //! `PoolLimit`: Envoy's cluster circuit breakers (spec §3.4) in front of an upstream service.
 //!
-//! `poll_ready` reserves an active-request permit (`http2MaxRequests`); while the inner service
-//! is not ready the caller also holds a pending permit (`http1MaxPendingRequests`). When either
-//! limit is reached the service becomes ready anyway and `call` answers at once, without
+//! `poll_ready` follows Envoy's connection pool: it checks the active-request limit
+//! (`http2MaxRequests`); while the inner service is not ready the caller waits holding a pending
+//! permit (`http1MaxPendingRequests`); once it is ready the caller takes an active-request permit.
+//! When a limit is reached the service becomes ready anyway and `call` answers at once, without
 //! calling the inner service, with what Envoy sends: `503`, `x-envoy-overloaded: true`, and the
 //! [`ResponseFlag::UpstreamOverflow`] (`UO`) and [`Overflow`] extensions. As in Envoy, a request
 //! stays active until its response stream ends: the permit travels in the response body
@@ -21,7 +22,7 @@ use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::resilience::pool::{CircuitBreaker, Overflow, Permit};
+use crate::resilience::pool::{CircuitBreaker, Limit, Overflow, Permit};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -55,9 +56,9 @@ pub struct PoolLimit<S> {
 #[derive(Debug)]
 enum Reserved {
     Nothing,
-    /// Holding a request permit (and a pending one while the inner service is not ready).
+    /// The request limit had room; waiting for the inner service, as a pending request once
+    /// it said not ready.
     Waiting {
-        request: Permit,
         pending: Option<Permit>,
     },
     /// The inner service is ready and the request permit is held.
@@ -168,6 +169,10 @@ where
     type Error = BoxError;
     type Future = ResponseFuture<S::Future, ResB>;
 
+    /// Envoy's connection-pool order: a new stream first checks `max_requests`; without a
+    /// ready connection it waits as a pending request (checked against
+    /// `max_pending_requests`); once a connection is ready it becomes active, checking
+    /// `max_requests` again. A pending request holds no request slot.
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
         loop {
             match std::mem::replace(&mut self.reserved, Reserved::Nothing) {
@@ -176,22 +181,22 @@ where
                     return Poll::Ready(Ok(()));
                 }
                 Reserved::Nothing => {
-                    self.reserved = match self.breaker.try_acquire_request() {
-                        Ok(request) => Reserved::Waiting {
-                            request,
-                            pending: None,
-                        },
+                    self.reserved = match self.breaker.check(Limit::Requests) {
+                        Ok(()) => Reserved::Waiting { pending: None },
                         Err(o) => Reserved::Overflow(o),
                     };
                 }
-                Reserved::Waiting { request, pending } => match self.inner.poll_ready(cx) {
+                Reserved::Waiting { pending } => match self.inner.poll_ready(cx) {
                     Poll::Ready(Ok(())) => {
-                        self.reserved = Reserved::Ready(request);
+                        drop(pending);
+                        self.reserved = match self.breaker.try_acquire_request() {
+                            Ok(p) => Reserved::Ready(p),
+                            Err(o) => Reserved::Overflow(o),
+                        };
                         return Poll::Ready(Ok(()));
                     }
                     Poll::Ready(Err(e)) => return Poll::Ready(Err(e.into())),
                     Poll::Pending => {
-                        // Waiting for a connection: a pending request (HTTP/1 semantics).
                         let pending = match pending {
                             Some(p) => p,
                             None => match self.breaker.try_acquire_pending() {
@@ -203,7 +208,6 @@ where
                             },
                         };
                         self.reserved = Reserved::Waiting {
-                            request,
                             pending: Some(pending),
                         };
                         return Poll::Pending;

@@ -81,8 +81,8 @@ async fn pending_requests_beyond_the_limit_overflow() {
     assert_ready_ok!(s2.poll_ready());
     assert_overloaded(&s2.call(req()).await.unwrap(), Limit::PendingRequests);
     assert_eq!(b.stats().pending_overflow, 1);
-    // The overflowed caller gave its request permit back.
-    assert_eq!(b.in_use(Limit::Requests), 1);
+    // Pending requests are not active requests.
+    assert_eq!(b.in_use(Limit::Requests), 0);
 
     // A connection frees up: the waiting caller proceeds and stops being pending.
     handle.allow(1);
@@ -147,5 +147,29 @@ async fn the_request_stays_active_until_the_body_ends() {
     assert_eq!(b.in_use(Limit::Requests), 1);
     let body = resp.into_body().collect().await.unwrap().to_bytes();
     assert_eq!(&body[..], b"payload");
+    assert_eq!(b.in_use(Limit::Requests), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn pending_requests_hold_no_request_slot_until_connected() {
+    // Envoy: both wait as pending; the second to get a connection finds the request limit
+    // taken and overflows then.
+    let b = breaker(1, 10);
+    let (mut s1, mut handle) = svc(&b);
+    let mut s2 = s1.clone();
+    handle.allow(0);
+    assert_pending!(s1.poll_ready());
+    assert_pending!(s2.poll_ready());
+    assert_eq!(b.in_use(Limit::PendingRequests), 2);
+    handle.allow(2);
+    assert_ready_ok!(s1.poll_ready());
+    assert_eq!(b.in_use(Limit::Requests), 1);
+    assert_ready_ok!(s2.poll_ready());
+    assert_overloaded(&s2.call(req()).await.unwrap(), Limit::Requests);
+    assert_eq!(b.in_use(Limit::PendingRequests), 0);
+    let fut = s1.call(req());
+    let (_, send) = handle.next_request().await.unwrap();
+    send.send_response(Response::new(String::new()));
+    drop(fut.await.unwrap());
     assert_eq!(b.in_use(Limit::Requests), 0);
 }

@@ -196,6 +196,18 @@ impl CircuitBreaker {
         }
     }
 
+    /// Whether `limit` has room now, without taking it (Envoy `canCreate`); a refusal counts
+    /// as an overflow.
+    pub fn check(&self, limit: Limit) -> Result<(), Overflow> {
+        let g = self.gauge(limit);
+        if g.current.load(Ordering::Relaxed) < g.max {
+            Ok(())
+        } else {
+            g.overflow.fetch_add(1, Ordering::Relaxed);
+            Err(Overflow { limit, max: g.max })
+        }
+    }
+
     /// An active request (`http2MaxRequests`, HTTP/1 and HTTP/2 alike).
     pub fn try_acquire_request(&self) -> Result<Permit, Overflow> {
         self.try_acquire(Limit::Requests)

@@ -81,6 +81,22 @@ fn limits_are_independent_and_shared_by_clones() {
 }
 
 #[test]
+fn check_takes_nothing_and_counts_refusals() {
+    let cb = limits(1, 1, 1, 1);
+    assert_eq!(cb.check(Limit::Requests), Ok(()));
+    assert_eq!(cb.in_use(Limit::Requests), 0);
+    let _p = cb.try_acquire_request().unwrap();
+    assert_eq!(
+        cb.check(Limit::Requests),
+        Err(Overflow {
+            limit: Limit::Requests,
+            max: 1
+        })
+    );
+    assert_eq!(cb.stats().request_overflow, 1);
+}
+
+#[test]
 fn max_requests_per_connection_closes_after_the_last() {
     let mut p = DestinationPolicy::defaults().connection_pool;
     p.max_requests_per_connection = 1;
