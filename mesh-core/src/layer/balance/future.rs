@@ -21,6 +21,9 @@ use crate::resilience::pool::Overflow;
 pub(super) struct InFlight<C> {
     pub(super) shared: Arc<Mutex<Shared>>,
     pub(super) index: usize,
+    /// The host's identity and the endpoint epoch at the pick, to find it after an update.
+    pub(super) id: u64,
+    pub(super) epoch: u64,
     pub(super) clock: C,
     pub(super) classify: ErrorClassifier,
     pub(super) done: bool,
@@ -64,13 +67,28 @@ impl<C: Clock> InFlight<C> {
         let now = self.clock.now();
         let mut guard = lock(&self.shared);
         let shared = &mut *guard;
-        shared.hosts.finish_request(self.index);
+        let Some(index) = self.current_index(shared) else {
+            return;
+        };
+        shared.hosts.finish_request(index);
         let Some(outcome) = outcome else { return };
         shared.advance(now);
         if let Some(o) = &mut shared.outlier
-            && let Recorded::Ejected { .. } = o.record(self.index, outcome, now)
+            && let Recorded::Ejected { .. } = o.record(index, outcome, now)
         {
-            shared.hosts.set_healthy(self.index, false);
+            shared.hosts.set_healthy(index, false);
+        }
+    }
+}
+
+impl<C> InFlight<C> {
+    /// The host's index now: unchanged in the same epoch, else looked up by identity (`None`
+    /// when the endpoint was removed).
+    fn current_index(&self, shared: &Shared) -> Option<usize> {
+        if shared.epoch == self.epoch {
+            Some(self.index)
+        } else {
+            shared.hosts.position_of(self.id)
         }
     }
 }
@@ -79,7 +97,9 @@ impl<C> Drop for InFlight<C> {
     fn drop(&mut self) {
         if !self.done {
             let mut guard = lock(&self.shared);
-            guard.hosts.finish_request(self.index);
+            if let Some(index) = self.current_index(&guard) {
+                guard.hosts.finish_request(index);
+            }
         }
     }
 }

@@ -71,14 +71,20 @@ pub struct SourceIp(pub IpAddr);
 pub struct OriginalDestination<K>(pub K);
 
 /// A load-balanced cluster of endpoint services keyed by `K` (e.g. their addresses).
-/// Clones share the host table, balancer state, outlier detector and RNG.
+/// Clones share the endpoints, host table, balancer state, outlier detector and RNG.
 pub struct Balance<K, S, C = TokioClock> {
-    keys: Arc<[K]>,
-    services: Vec<S>,
+    endpoints: Arc<Mutex<Endpoints<K, S>>>,
     shared: Arc<Mutex<Shared>>,
     hash_key: Option<HashKey>,
     clock: C,
     classify: ErrorClassifier,
+}
+
+/// The endpoint services, in host-index order. Lock order: `endpoints`, then `shared`.
+#[derive(Debug)]
+struct Endpoints<K, S> {
+    keys: Vec<K>,
+    services: Vec<S>,
 }
 
 #[derive(Debug)]
@@ -87,6 +93,8 @@ pub(super) struct Shared {
     balancer: Balancer,
     pub(super) outlier: Option<OutlierDetector>,
     rng: StdRng,
+    /// Bumped by each endpoint update (host indices change).
+    pub(super) epoch: u64,
 }
 
 // === impl BalanceConfig ===
@@ -157,16 +165,15 @@ where
             LoadBalancer::ConsistentHash(p) => Some(p.key.clone()),
             _ => None,
         };
-        let (keys, services): (Vec<K>, Vec<S>) =
-            endpoints.into_iter().map(|(k, _, s)| (k, s)).unzip();
+        let (keys, services) = endpoints.into_iter().map(|(k, _, s)| (k, s)).unzip();
         Ok(Balance {
-            keys: keys.into(),
-            services,
+            endpoints: Arc::new(Mutex::new(Endpoints { keys, services })),
             shared: Arc::new(Mutex::new(Shared {
                 hosts,
                 balancer,
                 outlier,
                 rng: StdRng::from_rng(rng),
+                epoch: 0,
             })),
             hash_key,
             clock,
@@ -184,8 +191,37 @@ impl<K, S, C> Balance<K, S, C> {
     }
 
     /// Endpoint keys, in host-index order.
-    pub fn keys(&self) -> &[K] {
-        &self.keys
+    pub fn keys(&self) -> Vec<K>
+    where
+        K: Clone,
+    {
+        lock(&self.endpoints).keys.clone()
+    }
+
+    /// Replaces the endpoint set (service discovery). Endpoints whose key was already present
+    /// keep their outlier state (counters, ejection, multiplier) and requests in flight; new
+    /// ones start fresh and healthy; removed ones are forgotten, as Envoy does on host-set
+    /// updates. Attempts in flight on a removed endpoint finish unrecorded.
+    pub fn update_endpoints(&self, endpoints: Vec<(K, u32, S)>) -> Result<(), InvalidBalance>
+    where
+        K: fmt::Display + PartialEq,
+    {
+        let mut hosts = Hosts::try_new(endpoints.iter().map(|(k, w, _)| (k.to_string(), *w)))?;
+        let mut table = lock(&self.endpoints);
+        let sources: Vec<Option<usize>> = endpoints
+            .iter()
+            .map(|(k, _, _)| table.keys.iter().position(|old| old == k))
+            .collect();
+        let mut shared = lock(&self.shared);
+        hosts.carry_over(&shared.hosts, &sources);
+        if let Some(o) = &mut shared.outlier {
+            o.remap(&sources);
+        }
+        shared.hosts = hosts;
+        shared.epoch = shared.epoch.wrapping_add(1);
+        drop(shared);
+        (table.keys, table.services) = endpoints.into_iter().map(|(k, _, s)| (k, s)).unzip();
+        Ok(())
     }
 
     /// Whether the endpoint at `index` is ejected.
@@ -202,11 +238,10 @@ impl<K, S, C> Balance<K, S, C> {
     }
 }
 
-impl<K, S: Clone, C: Clone> Clone for Balance<K, S, C> {
+impl<K, S, C: Clone> Clone for Balance<K, S, C> {
     fn clone(&self) -> Self {
         Balance {
-            keys: Arc::clone(&self.keys),
-            services: self.services.clone(),
+            endpoints: Arc::clone(&self.endpoints),
             shared: Arc::clone(&self.shared),
             hash_key: self.hash_key.clone(),
             clock: self.clock.clone(),
@@ -218,7 +253,7 @@ impl<K, S: Clone, C: Clone> Clone for Balance<K, S, C> {
 impl<K, S, C> fmt::Debug for Balance<K, S, C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Balance")
-            .field("endpoints", &self.services.len())
+            .field("endpoints", &lock(&self.endpoints).services.len())
             .field("hash_key", &self.hash_key)
             .finish()
     }
@@ -242,6 +277,7 @@ where
     }
 
     fn call(&mut self, req: Request<ReqB>) -> Self::Future {
+        let table = lock(&self.endpoints);
         let mut guard = lock(&self.shared);
         let shared = &mut *guard;
         shared.advance(self.clock.now());
@@ -255,7 +291,7 @@ where
             Ok(Pick::OriginalDestination) => req
                 .extensions()
                 .get::<OriginalDestination<K>>()
-                .and_then(|d| self.keys.iter().position(|k| *k == d.0)),
+                .and_then(|d| table.keys.iter().position(|k| *k == d.0)),
             Err(_) => None,
         };
         let Some(index) = index else {
@@ -268,7 +304,10 @@ where
             };
         };
         shared.hosts.start_request(index);
+        let (id, epoch) = (shared.hosts.id(index), shared.epoch);
+        let service = table.services[index].clone();
         drop(guard);
+        drop(table);
         let set_cookie = match input {
             Some(crate::resilience::balance::HashInput::NewCookie { set_cookie, .. }) => {
                 Some(set_cookie)
@@ -277,12 +316,14 @@ where
         };
         ResponseFuture {
             state: State::Waiting {
-                service: self.services[index].clone(),
+                service,
                 request: Some(req),
             },
             in_flight: Some(InFlight {
                 shared: Arc::clone(&self.shared),
                 index,
+                id,
+                epoch,
                 clock: self.clock.clone(),
                 classify: self.classify,
                 done: false,
@@ -301,9 +342,9 @@ pub fn no_healthy_upstream<B: Default>() -> Response<B> {
     resp
 }
 
-pub(super) fn lock(shared: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
+pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // The state stays consistent across a panic elsewhere: every update is a single step.
-    shared.lock().unwrap_or_else(|p| p.into_inner())
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 // === impl Shared ===

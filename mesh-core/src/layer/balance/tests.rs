@@ -315,3 +315,63 @@ async fn least_request_body() {
         .count();
     assert!((160..240).contains(&to_busy), "{to_busy}");
 }
+
+fn endpoints(keys: &[&str]) -> (Vec<(String, u32, Mock)>, Vec<Handle>) {
+    let mut handles = Vec::new();
+    let eps = keys
+        .iter()
+        .map(|k| {
+            let (m, h) = mock::pair();
+            handles.push(h);
+            ((*k).to_owned(), 1, m)
+        })
+        .collect();
+    (eps, handles)
+}
+
+#[tokio::test(start_paused = true)]
+async fn endpoint_updates_keep_the_state_of_surviving_endpoints() {
+    let config = BalanceConfig::new(LoadBalancer::RoundRobin, outlier(1, 100, 0));
+    let (mut svc, mut h) = cluster(3, &config);
+    let fail0 = |i: usize| Reply::Status(if i == 0 { 500 } else { 200 });
+    while !svc.get_ref().is_ejected(0) {
+        let _ = send(&mut svc, &mut h, get(), fail0);
+    }
+    // Discovery: 10.0.0.1 leaves, 10.0.0.9 arrives, the order changes.
+    let (eps, mut h) = endpoints(&["10.0.0.2:8080", "10.0.0.0:8080", "10.0.0.9:8080"]);
+    svc.get_ref().update_endpoints(eps).unwrap();
+    assert_eq!(
+        svc.get_ref().keys(),
+        ["10.0.0.2:8080", "10.0.0.0:8080", "10.0.0.9:8080"]
+    );
+    assert!(svc.get_ref().is_ejected(1) && !svc.get_ref().is_ejected(0));
+    assert_eq!(svc.get_ref().outlier_stats().unwrap().ejections_active, 1);
+    let mut seen: Vec<_> = (0..4)
+        .map(|_| send(&mut svc, &mut h, get(), ok).0)
+        .collect();
+    seen.sort();
+    // The ejected survivor gets nothing; the other two alternate.
+    assert_eq!(seen, [0, 0, 2, 2].map(Some));
+}
+
+#[tokio::test(start_paused = true)]
+async fn attempts_in_flight_across_an_update_count_for_the_right_endpoint() {
+    let config = BalanceConfig::new(LoadBalancer::RoundRobin, outlier(1, 100, 0));
+    let (mut svc, mut old) = cluster(2, &config);
+    // A request goes to 10.0.0.0 (index 0) and is still in flight during the update.
+    assert_ready_ok!(svc.poll_ready());
+    let mut fut = task::spawn(svc.call(get()));
+    assert_pending!(fut.poll());
+    let Poll::Ready(Some((_, reply))) = old[0].poll_request() else {
+        panic!("expected the request on endpoint 0");
+    };
+    let (eps, _new) = endpoints(&["10.0.0.1:8080", "10.0.0.0:8080"]);
+    svc.get_ref().update_endpoints(eps).unwrap();
+    // It fails: the ejection lands on 10.0.0.0, now index 1.
+    let mut r = Response::new(String::new());
+    *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+    reply.send_response(r);
+    assert!(fut.poll().is_ready());
+    assert!(svc.get_ref().is_ejected(1));
+    assert!(!svc.get_ref().is_ejected(0));
+}

@@ -121,6 +121,26 @@ impl Hosts {
         self.fingerprint
     }
 
+    /// The index of the host with identity `id` (see [`id`](Self::id)).
+    pub fn position_of(&self, id: u64) -> Option<usize> {
+        self.ids.iter().position(|i| *i == id)
+    }
+
+    /// After an endpoint update: host `i` of this table continues host `sources[i]` of `old`
+    /// (its health and requests in flight); hosts without a source keep their fresh state.
+    pub fn carry_over(&mut self, old: &Hosts, sources: &[Option<usize>]) {
+        for (i, src) in sources.iter().enumerate().take(self.len()) {
+            if let Some(j) = src.filter(|j| *j < old.len()) {
+                self.active[i] = old.active[j];
+                self.healthy[i] = old.healthy[j];
+            }
+        }
+        self.healthy_idx = (0..self.healthy.len() as u32)
+            .filter(|i| self.healthy[*i as usize])
+            .collect();
+        self.generation = old.generation.wrapping_add(1);
+    }
+
     /// Requests in flight on the host.
     #[inline]
     pub fn active(&self, i: usize) -> u32 {

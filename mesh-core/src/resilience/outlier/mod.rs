@@ -172,6 +172,18 @@ impl OutlierDetector {
         Ok(self)
     }
 
+    /// After an endpoint update: host `i` continues the monitor of old host `sources[i]`
+    /// (counters, ejection, multiplier); `None` starts a fresh host. Removed hosts are
+    /// forgotten, and `maxEjectionPercent` applies to the new host count from now on.
+    pub fn remap(&mut self, sources: &[Option<usize>]) {
+        let old = std::mem::take(&mut self.hosts);
+        self.hosts = sources
+            .iter()
+            .map(|s| s.and_then(|j| old.get(j).cloned()).unwrap_or_default())
+            .collect();
+        self.ejected = self.hosts.iter().filter(|h| h.ejected).count();
+    }
+
     /// The settings in force.
     pub fn settings(&self) -> &OutlierSettings {
         &self.settings

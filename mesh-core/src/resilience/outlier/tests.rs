@@ -333,6 +333,28 @@ fn listed_error_codes_replace_the_5xx_rule() {
 }
 
 #[test]
+fn remap_keeps_surviving_hosts_and_forgets_removed_ones() {
+    let t0 = origin();
+    let mut d = OutlierDetector::try_new(&settings(2, 100), 3, t0).unwrap();
+    fail(&mut d, A, &[500, 500], t0);
+    fail(&mut d, B, &[500], t0);
+    fail(&mut d, C, &[500, 500], t0);
+    assert_eq!(d.ejected_count(), 2);
+    // New order: old C, old B, a new host; A removed.
+    d.remap(&[Some(C), Some(B), None]);
+    assert_eq!(d.len(), 3);
+    assert!(d.is_ejected(0) && !d.is_ejected(1) && !d.is_ejected(2));
+    assert_eq!(d.ejected_count(), 1);
+    assert_eq!(d.multiplier(0), 1);
+    // Old B's one failure carries over: one more ejects it.
+    assert!(matches!(
+        d.record(1, status(500), t0),
+        Recorded::Ejected { .. }
+    ));
+    assert_eq!(d.record(2, status(500), t0), Recorded::Counted);
+}
+
+#[test]
 fn invalid_settings_are_rejected() {
     let t0 = origin();
     let bad = OutlierSettings {
