@@ -184,6 +184,15 @@ impl DestinationPolicy {
     }
 }
 
+// === impl OutlierSettings ===
+
+impl OutlierSettings {
+    /// What an empty Istio `outlierDetection: {}` installs (spec §4.1): Envoy's defaults.
+    pub fn defaults() -> Self {
+        outlier(&OutlierDetection::default())
+    }
+}
+
 /// Resolves the effective policy for `host` (FQDN), an optional subset and port, seen from a
 /// client in `client_ns`, given the DRs (oldest first).
 ///
