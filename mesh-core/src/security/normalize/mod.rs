@@ -158,7 +158,9 @@ pub fn check_header_name(name: &[u8]) -> Result<(), Rejected> {
     if !name.is_empty() && name.iter().all(|b| is_tchar(*b)) {
         Ok(())
     } else {
-        Err(Rejected::HeaderName(String::from_utf8_lossy(name).into_owned()))
+        Err(Rejected::HeaderName(
+            String::from_utf8_lossy(name).into_owned(),
+        ))
     }
 }
 

@@ -1,7 +1,9 @@
 use proptest::prelude::*;
 
 use super::*;
-use PathNormalization::{Base, DecodeAndMergeSlashes as Decode, MergeSlashes as Merge, None as Raw};
+use PathNormalization::{
+    Base, DecodeAndMergeSlashes as Decode, MergeSlashes as Merge, None as Raw,
+};
 
 const ALL: [PathNormalization; 4] = [Raw, Base, Merge, Decode];
 
@@ -27,7 +29,15 @@ fn istio_vectors_per_mode() {
         ("/..", ["/..", "/", "/", "/"]),
         ("//admin", ["//admin", "//admin", "/admin", "/admin"]),
         ("///admin", ["///admin", "///admin", "/admin", "/admin"]),
-        ("/public//../admin", ["/public//../admin", "/public/admin", "/public/admin", "/public/admin"]),
+        (
+            "/public//../admin",
+            [
+                "/public//../admin",
+                "/public/admin",
+                "/public/admin",
+                "/public/admin",
+            ],
+        ),
         ("/a%2Fb", ["/a%2Fb", "/a%2Fb", "/a%2Fb", "/a/b"]),
         ("/a%2fb", ["/a%2fb", "/a%2fb", "/a%2fb", "/a/b"]),
         ("/a%5Cb", ["/a%5Cb", "/a%5Cb", "/a%5Cb", "/a/b"]),
@@ -39,7 +49,15 @@ fn istio_vectors_per_mode() {
         ("/%41pp", ["/%41pp", "/App", "/App", "/App"]),
         ("/%7Euser", ["/%7Euser", "/~user", "/~user", "/~user"]),
         ("/a%2D%5F%30", ["/a%2D%5F%30", "/a-_0", "/a-_0", "/a-_0"]),
-        ("/something%2F..%2Fadmin", ["/something%2F..%2Fadmin", "/something%2F..%2Fadmin", "/something%2F..%2Fadmin", "/admin"]),
+        (
+            "/something%2F..%2Fadmin",
+            [
+                "/something%2F..%2Fadmin",
+                "/something%2F..%2Fadmin",
+                "/something%2F..%2Fadmin",
+                "/admin",
+            ],
+        ),
         ("/a?x=1", ["/a", "/a", "/a", "/a"]),
     ];
     for (input, expected) in table {
@@ -100,7 +118,11 @@ fn rejected_in_every_mode() {
     ];
     for (input, want) in table {
         for mode in ALL {
-            assert_eq!(normalize(input, mode).as_ref(), Err(want), "{input:?} {mode:?}");
+            assert_eq!(
+                normalize(input, mode).as_ref(),
+                Err(want),
+                "{input:?} {mode:?}"
+            );
         }
     }
 }
