@@ -103,6 +103,20 @@ pub enum Test {
 // === impl Test ===
 
 impl Test {
+    /// Rough evaluation cost, to test cheap fields first within an AND (the result is the same
+    /// in any order: tests have no side effects).
+    const fn cost(&self) -> u8 {
+        match self {
+            Test::Always | Test::Port(_) => 0,
+            Test::Method(_) | Test::Path(_) => 1,
+            Test::Host(_) | Test::Principal(_) | Test::TrustDomain(_) | Test::Sni(_) => 2,
+            Test::SourceIp(_) | Test::RemoteIp(_) | Test::DestinationIp(_) => 2,
+            Test::Namespace(_) | Test::RequestPrincipal(_) => 3,
+            Test::Header(..) | Test::Audience(_) | Test::Presenter(_) | Test::Claim(..) => 4,
+            Test::ServiceAccount(_) => 5,
+        }
+    }
+
     /// §6.7: attributes only HTTP carries.
     pub const fn is_http_only(&self) -> bool {
         matches!(
@@ -169,6 +183,10 @@ pub fn compile(
             http_only: false,
             never: failed && action == Action::Allow,
         };
+        for group in rule.from.iter_mut().chain(rule.to.iter_mut()) {
+            group.sort_by_key(|f| f.test.cost());
+        }
+        rule.when.sort_by_key(|f| f.test.cost());
         rule.http_only = rule
             .from
             .iter()

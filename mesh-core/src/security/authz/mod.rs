@@ -11,6 +11,7 @@
 
 mod compile;
 mod eval;
+mod index;
 mod matcher;
 mod verdict;
 

@@ -7,18 +7,28 @@ use crate::resource::Action;
 
 use super::compile::CompiledPolicy;
 use super::eval::{Ctx, Side};
+use super::index::PathIndex;
 use super::{AuthzRequest, CustomAuthorizer, CustomDecision, action_name};
 
 /// The policies that apply to one workload, bucketed by action. Cheap to clone.
 #[derive(Clone, Debug, Default)]
 pub struct WorkloadAuthz {
-    custom: Vec<Arc<CompiledPolicy>>,
-    deny: Vec<Arc<CompiledPolicy>>,
-    allow: Vec<Arc<CompiledPolicy>>,
-    audit: Vec<Arc<CompiledPolicy>>,
-    dry_run: Vec<Arc<CompiledPolicy>>,
+    custom: Bucket,
+    deny: Bucket,
+    allow: Bucket,
+    audit: Bucket,
+    dry_run: Bucket,
     /// More than one CUSTOM provider: Istio turns the CUSTOM rules into deny rules.
     custom_conflict: bool,
+}
+
+/// The policies of one action, their rules flattened in order, and a path index over them.
+#[derive(Clone, Debug, Default)]
+struct Bucket {
+    policies: Vec<Arc<CompiledPolicy>>,
+    /// `(policy, rule)` per rule id.
+    flat: Vec<(u32, u32)>,
+    index: PathIndex,
 }
 
 /// Allowed or denied.
@@ -90,27 +100,47 @@ impl WorkloadAuthz {
                 (false, Action::Allow) => &mut w.allow,
                 (false, Action::Audit) => &mut w.audit,
             };
-            bucket.push(p);
+            bucket.policies.push(p);
         }
-        let first = w.custom.first().and_then(|p| p.provider.as_deref());
-        w.custom_conflict = w.custom.iter().any(|p| p.provider.as_deref() != first);
+        for b in [
+            &mut w.custom,
+            &mut w.deny,
+            &mut w.allow,
+            &mut w.audit,
+            &mut w.dry_run,
+        ] {
+            b.build();
+        }
+        let first = w
+            .custom
+            .policies
+            .first()
+            .and_then(|p| p.provider.as_deref());
+        w.custom_conflict = w
+            .custom
+            .policies
+            .iter()
+            .any(|p| p.provider.as_deref() != first);
         w
     }
 
     /// True when at least one ALLOW policy applies (default-deny is on).
     pub fn has_allow(&self) -> bool {
-        !self.allow.is_empty()
+        !self.allow.policies.is_empty()
     }
 
     /// Names of the applied policies, CUSTOM, DENY, ALLOW, AUDIT, then dry-run.
     pub fn policy_names(&self) -> impl Iterator<Item = &str> {
-        self.custom
-            .iter()
-            .chain(&self.deny)
-            .chain(&self.allow)
-            .chain(&self.audit)
-            .chain(&self.dry_run)
-            .map(|p| p.name.as_str())
+        [
+            &self.custom,
+            &self.deny,
+            &self.allow,
+            &self.audit,
+            &self.dry_run,
+        ]
+        .into_iter()
+        .flat_map(|b| &b.policies)
+        .map(|p| p.name.as_str())
     }
 
     /// §6.2: CUSTOM, then DENY, then ALLOW with the implicit deny; AUDIT and dry-run beside.
@@ -126,8 +156,8 @@ impl WorkloadAuthz {
         let mut verdict = Verdict {
             decision: Decision::Deny,
             reason: Reason::NoAllowMatched,
-            audit: matches(&self.audit, &cx),
-            dry_run: matches(&self.dry_run, &cx),
+            audit: self.audit.all_matches(&cx),
+            dry_run: self.dry_run.all_matches(&cx),
         };
         verdict.reason = self.decide(&cx, req, custom);
         verdict.decision = match verdict.reason {
@@ -143,61 +173,94 @@ impl WorkloadAuthz {
         req: &AuthzRequest<'_>,
         custom: &dyn CustomAuthorizer,
     ) -> Reason<'p> {
-        for p in &self.custom {
-            if let Some(rule) = first_match(p, cx, Side::Wide) {
-                let provider = p.provider.as_deref().unwrap_or("");
-                if self.custom_conflict {
-                    return Reason::ConflictingProviders(rule);
-                }
-                if custom.check(provider, req) == CustomDecision::Deny {
-                    return Reason::CustomDenied { rule, provider };
-                }
-                // One provider per workload: asked once.
-                break;
+        if let Some((p, rule)) = self.custom.first_match(cx, Side::Wide) {
+            let provider = p.provider.as_deref().unwrap_or("");
+            if self.custom_conflict {
+                return Reason::ConflictingProviders(rule);
+            }
+            // One provider per workload: asked once.
+            if custom.check(provider, req) == CustomDecision::Deny {
+                return Reason::CustomDenied { rule, provider };
             }
         }
-        if let Some(rule) = self
-            .deny
-            .iter()
-            .find_map(|p| first_match(p, cx, Side::Wide))
-        {
+        if let Some((_, rule)) = self.deny.first_match(cx, Side::Wide) {
             return Reason::DenyMatched(rule);
         }
-        if self.allow.is_empty() {
+        if self.allow.policies.is_empty() {
             return Reason::NoAllowPolicy;
         }
-        match self
-            .allow
-            .iter()
-            .find_map(|p| first_match(p, cx, Side::Narrow))
-        {
-            Some(rule) => Reason::AllowMatched(rule),
+        match self.allow.first_match(cx, Side::Narrow) {
+            Some((_, rule)) => Reason::AllowMatched(rule),
             None => Reason::NoAllowMatched,
         }
     }
 }
 
-fn first_match<'p>(p: &'p CompiledPolicy, cx: &Ctx<'_, '_>, side: Side) -> Option<RuleRef<'p>> {
-    let rule = p.rules.iter().position(|r| r.matches(cx, side))?;
-    Some(RuleRef {
-        policy: &p.name,
-        action: p.action,
-        rule,
-    })
-}
+// === impl Bucket ===
 
-/// Shadow buckets: ALLOW dry-run rules are judged narrowly, the others widely.
-fn matches<'p>(ps: &'p [Arc<CompiledPolicy>], cx: &Ctx<'_, '_>) -> Vec<RuleRef<'p>> {
-    ps.iter()
-        .filter_map(|p| {
-            let side = if p.action == Action::Allow {
-                Side::Narrow
-            } else {
-                Side::Wide
-            };
-            first_match(p, cx, side)
-        })
-        .collect()
+impl Bucket {
+    fn build(&mut self) {
+        for (pi, p) in self.policies.iter().enumerate() {
+            for ri in 0..p.rules.len() {
+                let id = |i: usize| u32::try_from(i).unwrap_or(u32::MAX);
+                self.flat.push((id(pi), id(ri)));
+            }
+        }
+        let rules = self.policies.iter().flat_map(|p| p.rules.iter());
+        self.index = PathIndex::build(rules);
+    }
+
+    /// The first matching rule, in policy then rule order. HTTP requests only visit the rules
+    /// whose required paths fit; TCP connections visit all.
+    fn first_match<'p>(
+        &'p self,
+        cx: &Ctx<'_, '_>,
+        side: Side,
+    ) -> Option<(&'p CompiledPolicy, RuleRef<'p>)> {
+        if self.flat.is_empty() {
+            return None;
+        }
+        let hit = |id: u32| {
+            let (pi, ri) = self.flat[id as usize];
+            self.policies[pi as usize].rules[ri as usize].matches(cx, side)
+        };
+        let id = if cx.req.http.is_some() {
+            self.index.find(cx.path.as_bytes(), hit)?
+        } else {
+            (0..self.flat.len()).map(|i| i as u32).find(|id| hit(*id))?
+        };
+        let (pi, ri) = self.flat[id as usize];
+        let p = &*self.policies[pi as usize];
+        Some((
+            p,
+            RuleRef {
+                policy: &p.name,
+                action: p.action,
+                rule: ri as usize,
+            },
+        ))
+    }
+
+    /// AUDIT and dry-run: the first matching rule of every policy (ALLOW dry-run rules are
+    /// judged narrowly, the others widely).
+    fn all_matches<'p>(&'p self, cx: &Ctx<'_, '_>) -> Vec<RuleRef<'p>> {
+        self.policies
+            .iter()
+            .filter_map(|p| {
+                let side = if p.action == Action::Allow {
+                    Side::Narrow
+                } else {
+                    Side::Wide
+                };
+                let rule = p.rules.iter().position(|r| r.matches(cx, side))?;
+                Some(RuleRef {
+                    policy: &p.name,
+                    action: p.action,
+                    rule,
+                })
+            })
+            .collect()
+    }
 }
 
 // === impl Verdict ===

@@ -187,3 +187,35 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: 256,
+        rng_seed: prop::test_runner::RngSeed::Fixed(0x1d3),
+        ..ProptestConfig::default()
+    })]
+
+    /// The path index finds exactly the first rule a linear scan finds.
+    #[test]
+    fn path_index_agrees_with_a_linear_scan(
+        specs in prop::collection::vec(policy(Action::Deny), 1..6),
+        req in request(),
+        path in prop::sample::select(vec!["/a", "/ab", "/admin", "/x/b", "/", "/a/b", ""]),
+    ) {
+        let rules: Vec<crate::security::authz::compile::CompiledRule> = specs
+            .iter()
+            .flat_map(|s| compile("ns/p".to_owned(), "ns", s, false).0.rules)
+            .collect();
+        let index = crate::security::authz::index::PathIndex::build(rules.iter());
+        // The index serves HTTP requests only (TCP scans linearly: §6.7 may drop paths).
+        let mut req = req;
+        req.tcp = false;
+        let ar = req.as_authz();
+        let cx = crate::security::authz::eval::Ctx { req: &ar, path };
+        for side in [crate::security::authz::eval::Side::Wide, crate::security::authz::eval::Side::Narrow] {
+            let linear = (0..rules.len()).find(|i| rules[*i].matches(&cx, side));
+            let indexed = index.find(path.as_bytes(), |i| rules[i as usize].matches(&cx, side));
+            prop_assert_eq!(linear.map(|i| i as u32), indexed);
+        }
+    }
+}
