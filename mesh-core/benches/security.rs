@@ -103,6 +103,19 @@ fn bench_authz(c: &mut Criterion) {
                 .is_allowed()
         })
     });
+    // The same policies for an opaque TCP connection: no path, so no index; every rule is
+    // scanned (the worst case, for contrast).
+    let tcp = AuthzRequest {
+        conn: &conn,
+        http: None,
+    };
+    c.bench_function("authz/100_policies_x_5_rules_tcp_linear", |b| {
+        b.iter(|| {
+            black_box(&hundred)
+                .evaluate(black_box(&tcp), &NoCustomProvider)
+                .is_allowed()
+        })
+    });
 }
 
 fn bench_normalize(c: &mut Criterion) {

@@ -1,6 +1,6 @@
 //! The `authz` key of the decision document: the AuthorizationPolicy verdict of the receiving
 //! workload (the `destination` of the request, else the sidecar's own workload), for the path
-//! as normalized (mesh default `BASE`) and the peer as described by [`SourceFacts`].
+//! as normalized (mesh `path_normalization`, default `BASE`) and the peer as described by [`SourceFacts`].
 
 use serde::Serialize;
 
@@ -9,7 +9,7 @@ use crate::security::authz::{
     AuthzPolicies, AuthzRequest, HttpAttributes, NoCustomProvider, Reason, action_name,
 };
 use crate::security::conn::{ConnectionFacts, PeerIdentity};
-use crate::security::normalize::{self, PathNormalization};
+use crate::security::normalize;
 
 use super::{ExplainRequest, ProxyScope, RequestView, SourceFacts};
 
@@ -63,7 +63,7 @@ pub(super) fn view(
     let (policies, issues) = AuthzPolicies::from_mesh(mesh);
     notes.extend(issues.iter().map(|i| format!("authz: {i}")));
     let applied = policies.for_workload(workload);
-    let mode = PathNormalization::default();
+    let mode = mesh.config().path_normalization;
     let mut out = AuthzView {
         workload: format!("{}/{}", workload.namespace, workload.name),
         decision: "DENY",

@@ -98,3 +98,29 @@ fn sidecar_workload_by_default_and_gateways_need_a_destination() {
     assert!(e.authz.is_none());
     assert!(e.notes.iter().any(|n| n.contains("destination workload")));
 }
+
+#[test]
+fn mesh_normalization_setting_is_used() {
+    let text = docs().concat();
+    let judge = |mode| {
+        let config = crate::MeshConfig {
+            path_normalization: mode,
+            ..crate::MeshConfig::default()
+        };
+        let loaded = crate::Loaded::from_str("t.yaml", &text, crate::LoadOptions::default());
+        let (m, _) = crate::Mesh::from_loaded(loaded, config).unwrap();
+        let req = ExplainRequest::from_line(
+            "GET http://svc//admin",
+            &[],
+            ProxyScope::Sidecar(workload("ns/client", "")),
+        )
+        .unwrap();
+        explain(&m, &req).unwrap().authz.unwrap()
+    };
+    use crate::security::normalize::PathNormalization;
+    let base = judge(PathNormalization::Base);
+    assert_eq!((base.path.as_str(), base.decision), ("//admin", "ALLOW"));
+    let merged = judge(PathNormalization::MergeSlashes);
+    assert_eq!(merged.normalization, "MERGE_SLASHES");
+    assert_eq!((merged.path.as_str(), merged.decision), ("/admin", "DENY"));
+}
