@@ -194,3 +194,26 @@ proptest! {
         }
     }
 }
+
+/// H-21: the absolute-form authority wins over `Host`, for authz as for routing.
+#[tokio::test(start_paused = true)]
+async fn uri_authority_wins_over_host() {
+    let layer = AuthzLayer::new(workload_authz(&[
+        "action: DENY\nrules: [{to: [{operation: {hosts: [admin.example.com]}}]}]",
+    ]));
+    let (mut svc, _handle) = mock::spawn_layer::<Request<()>, Res, _>(layer);
+    let r = Request::builder()
+        .uri("http://Admin.Example.com/")
+        .header("host", "public.example.com")
+        .body(())
+        .unwrap();
+    assert_ready_ok!(svc.poll_ready());
+    assert_eq!(svc.call(r).await.unwrap().status(), StatusCode::FORBIDDEN);
+    let r = Request::builder()
+        .uri("/")
+        .header("host", "admin.example.com:8080")
+        .body(())
+        .unwrap();
+    assert_ready_ok!(svc.poll_ready());
+    assert_eq!(svc.call(r).await.unwrap().status(), StatusCode::FORBIDDEN);
+}

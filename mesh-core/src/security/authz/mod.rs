@@ -13,6 +13,7 @@ mod compile;
 mod eval;
 mod index;
 mod matcher;
+mod values;
 mod verdict;
 
 use std::collections::BTreeMap;
