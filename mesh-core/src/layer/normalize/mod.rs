@@ -137,12 +137,8 @@ pub fn normalize_request<B>(req: &mut Request<B>, mode: PathNormalization) -> Re
         return Ok(());
     }
     let mut parts = req.uri().clone().into_parts();
-    parts.path_and_query = Some(
-        forwarded
-            .parse()
-            .map_err(|_| Rejected::InvalidEscape { at: 0 })?,
-    );
-    *req.uri_mut() = Uri::from_parts(parts).map_err(|_| Rejected::NotOriginForm)?;
+    parts.path_and_query = Some(forwarded.parse().map_err(|_| Rejected::Unforwardable)?);
+    *req.uri_mut() = Uri::from_parts(parts).map_err(|_| Rejected::Unforwardable)?;
     Ok(())
 }
 

@@ -49,6 +49,10 @@ pub enum Rejected {
     /// A method that is not an upper-case token (Istio rejects `get` with 400).
     #[error("method {0:?} is not an upper-case HTTP token")]
     Method(String),
+    /// The normalized target does not form a valid URI again (never expected; refused rather
+    /// than forwarded raw).
+    #[error("the normalized request target is not a valid URI")]
+    Unforwardable,
     /// A header name with whitespace or another non-token byte.
     #[error("header name {0:?} is not an HTTP token")]
     HeaderName(String),
