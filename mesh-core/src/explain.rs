@@ -14,6 +14,10 @@ use crate::profile::CompiledProfile;
 use crate::route::action::{AbortError, Action, Forward, HeaderOps, RetryPolicy};
 use crate::route::{Decision, RouteEntry, RouteRequest};
 
+pub use self::authz::AuthzView;
+
+mod authz;
+
 /// Where the request is evaluated.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ProxyScope {
@@ -41,6 +45,8 @@ pub struct ExplainRequest {
     pub scope: ProxyScope,
     /// The peer: who sent the request on which connection.
     pub source: SourceFacts,
+    /// The receiving workload for authorization and mTLS (default: the sidecar's own).
+    pub destination: Option<Workload>,
     /// Seed for the weighted picks.
     pub seed: u64,
 }
@@ -68,6 +74,7 @@ impl ExplainRequest {
                 .collect(),
             scope,
             source: SourceFacts::default(),
+            destination: None,
             seed: 0,
         })
     }
@@ -138,8 +145,9 @@ pub struct Explanation {
     pub traffic_split: Option<SplitView>,
     /// Peer authentication (filled by the security engines; `null` until then).
     pub mtls: Option<serde_json::Value>,
-    /// Authorization (filled by the security engines; `null` until then).
-    pub authz: Option<serde_json::Value>,
+    /// AuthorizationPolicy verdict at the receiving workload (`null` at a gateway without a
+    /// destination workload).
+    pub authz: Option<AuthzView>,
     /// Defaults applied and quirks met, in words.
     pub notes: Vec<String>,
 }
@@ -509,6 +517,7 @@ pub fn explain(mesh: &Mesh, req: &ExplainRequest) -> Result<Explanation, Explain
             ..req.source.clone()
         }
     };
+    let authz = authz::view(mesh, req, &view, &parsed.headers, &mut notes);
     Ok(Explanation {
         request: view,
         proxy,
@@ -519,7 +528,7 @@ pub fn explain(mesh: &Mesh, req: &ExplainRequest) -> Result<Explanation, Explain
         profile,
         traffic_split,
         mtls: None,
-        authz: None,
+        authz,
         notes,
     })
 }

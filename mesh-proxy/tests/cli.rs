@@ -199,3 +199,70 @@ fn explain_headers_and_gateways() {
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).contains("expected \"name: value\""));
 }
+
+/// `mesh-proxy explain` fills `authz` for the receiving workload (`--destination-workload`),
+/// with the peer from `--source-principal` and `--mtls`.
+#[test]
+fn explain_authz_at_the_destination_workload() {
+    let dir = examples();
+    let run = |line: &str, extra: &[&str]| {
+        let o = bin()
+            .args(["explain", "-c"])
+            .arg(&dir)
+            .args(["-r", line, "--workload", "production/frontend"])
+            .args([
+                "--destination-workload",
+                "production/myapp",
+                "--destination-labels",
+                "app=myapp",
+                "--source-ip",
+                "10.1.2.3",
+            ])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", text(&o));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        v["authz"].clone()
+    };
+    let frontend = [
+        "--source-principal",
+        "cluster.local/ns/production/sa/frontend",
+    ];
+    let mtls: Vec<&str> = frontend.iter().copied().chain(["--mtls"]).collect();
+    let a = run("GET http://myapp/api/users?id=1", &mtls);
+    assert_eq!(a["workload"], "production/myapp");
+    assert_eq!(a["decision"], "ALLOW");
+    assert_eq!(a["policy"], "production/myapp-authz");
+    assert_eq!(a["rule"], 0);
+    assert_eq!(a["path"], "/api/users");
+    // The same principal without --mtls is plaintext: no identity, implicit deny.
+    let a = run("GET http://myapp/api/users", &frontend);
+    assert_eq!(a["decision"], "DENY");
+    assert_eq!(a["status"], 403);
+    assert_eq!(
+        a["reason"],
+        "denied: ALLOW policies apply to the workload and none matched"
+    );
+    // Health checks are open to anyone; dot segments are judged normalized.
+    let a = run("GET http://myapp/api/../health", &[]);
+    assert_eq!(a["decision"], "ALLOW");
+    assert_eq!(a["path"], "/health");
+    assert_eq!(a["rule"], 1);
+    // Without a destination, the sidecar's own workload (no policy selects it) is judged.
+    let o = bin()
+        .args(["explain", "-c"])
+        .arg(&dir)
+        .args([
+            "-r",
+            "GET http://myapp/admin",
+            "--workload",
+            "production/frontend",
+        ])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["authz"]["workload"], "production/frontend");
+    assert_eq!(v["authz"]["decision"], "ALLOW");
+    assert_eq!(v["authz"]["policies"], serde_json::json!([]));
+}

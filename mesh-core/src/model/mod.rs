@@ -26,6 +26,8 @@ pub struct MeshConfig {
     pub cluster_domain: String,
     /// Istio root namespace (`istio-system`): mesh-wide policies live here.
     pub root_namespace: String,
+    /// `pathNormalization.normalization` (default `BASE`), applied before routing and authz.
+    pub path_normalization: crate::security::normalize::PathNormalization,
 }
 
 impl Default for MeshConfig {
@@ -33,6 +35,7 @@ impl Default for MeshConfig {
         MeshConfig {
             cluster_domain: "cluster.local".to_owned(),
             root_namespace: "istio-system".to_owned(),
+            path_normalization: crate::security::normalize::PathNormalization::default(),
         }
     }
 }

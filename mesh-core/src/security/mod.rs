@@ -2,6 +2,7 @@
 //! the connection facts. No tokio, no sockets; the layers in [`crate::layer`] drive them.
 
 pub mod authz;
+pub mod conn;
 pub mod gateway_tls;
 pub mod identity;
 pub mod normalize;

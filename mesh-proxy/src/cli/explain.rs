@@ -101,6 +101,11 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
         ip: args.source_ip.clone(),
         mtls: args.mtls,
     };
+    req.destination = args
+        .destination_workload
+        .as_deref()
+        .map(|d| workload(d, args.destination_labels.as_deref().unwrap_or("")))
+        .transpose()?;
     let out = explain(&mesh, &req).map_err(|e| e.to_string())?;
     println!(
         "{}",

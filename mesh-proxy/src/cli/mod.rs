@@ -54,6 +54,7 @@ impl ConfigArgs {
         MeshConfig {
             cluster_domain: self.cluster_domain.clone(),
             root_namespace: self.root_namespace.clone(),
+            ..MeshConfig::default()
         }
     }
 }
