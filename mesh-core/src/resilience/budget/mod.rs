@@ -176,8 +176,9 @@ impl RetryBudget {
         if e > self.epoch.load(Ordering::Acquire) {
             let prev = self.epoch.fetch_max(e, Ordering::AcqRel);
             if prev < e {
-                // After an idle gap longer than the tags can tell apart, every slot not
-                // written in this epoch is old.
+                // After an idle gap longer than the tags can tell apart, every slot is old
+                // (an operation racing this very sweep may lose its record; such a gap is
+                // weeks long).
                 self.sweep(e, e - prev >= 1 << (TAG_BITS - 1));
             }
         }
@@ -185,17 +186,13 @@ impl RetryBudget {
     }
 
     /// Expires every slot older than the window ending at epoch `e`.
-    fn sweep(&self, e: u64, all_but_current: bool) {
+    fn sweep(&self, e: u64, all: bool) {
         let tag = e & TAG_MASK;
         for slot in &self.slots {
             let mut x = slot.load(Ordering::Acquire);
             loop {
                 let (t, v) = unpack(x);
-                let expired = if all_but_current {
-                    t != tag
-                } else {
-                    age(tag, t) >= SLOTS
-                };
+                let expired = all || age(tag, t) >= SLOTS;
                 if v == 0 || !expired {
                     break;
                 }

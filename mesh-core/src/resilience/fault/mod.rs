@@ -109,12 +109,8 @@ impl FaultInjector {
     /// Draws the decision for one request: two independent draws, delay then abort.
     pub fn decide(&self, rng: &mut (impl Rng + ?Sized)) -> FaultDecision {
         FaultDecision {
-            delay: self
-                .delay
-                .and_then(|(d, pm)| fires(pm, rng).then_some(d)),
-            abort: self
-                .abort
-                .and_then(|(a, pm)| fires(pm, rng).then_some(a)),
+            delay: self.delay.and_then(|(d, pm)| fires(pm, rng).then_some(d)),
+            abort: self.abort.and_then(|(a, pm)| fires(pm, rng).then_some(a)),
         }
     }
 }

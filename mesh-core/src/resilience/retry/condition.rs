@@ -54,7 +54,10 @@ const TOKENS: [(&str, RetryOn); 16] = [
     ("refused-stream", RetryOn::RefusedStream),
     ("retriable-status-codes", RetryOn::RetriableStatusCodes),
     ("retriable-headers", RetryOn::RetriableHeaders),
-    ("http3-post-connect-failure", RetryOn::Http3PostConnectFailure),
+    (
+        "http3-post-connect-failure",
+        RetryOn::Http3PostConnectFailure,
+    ),
     ("cancelled", RetryOn::Cancelled),
     ("deadline-exceeded", RetryOn::DeadlineExceeded),
     ("internal", RetryOn::Internal),
@@ -109,7 +112,10 @@ pub struct ResponseHints {
 
 impl RetryConditions {
     /// A set from conditions and the codes `retriable-status-codes` uses.
-    pub fn new(on: impl IntoIterator<Item = RetryOn>, codes: impl IntoIterator<Item = u16>) -> Self {
+    pub fn new(
+        on: impl IntoIterator<Item = RetryOn>,
+        codes: impl IntoIterator<Item = u16>,
+    ) -> Self {
         let bits = on.into_iter().fold(0, |b, c| b | c.bit());
         let mut codes: Vec<u16> = codes.into_iter().collect();
         codes.sort_unstable();
@@ -146,8 +152,7 @@ impl RetryConditions {
 
     /// True when no condition can ever match.
     pub fn is_empty(&self) -> bool {
-        self.bits & !(RetryOn::RetriableHeaders.bit() | RetryOn::Http3PostConnectFailure.bit())
-            == 0
+        self.bits & !(RetryOn::RetriableHeaders.bit() | RetryOn::Http3PostConnectFailure.bit()) == 0
     }
 
     /// Whether an attempt that ended with `outcome` may be retried (attempt counts, permits and
@@ -225,4 +230,10 @@ impl RetryConditions {
             .map(|(_, on)| *on)
             .filter(|on| self.contains(*on))
     }
+}
+
+/// The token table, for tests.
+#[cfg(test)]
+pub(super) fn tests_tokens() -> [(&'static str, RetryOn); 16] {
+    TOKENS
 }

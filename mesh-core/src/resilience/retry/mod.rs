@@ -13,9 +13,7 @@ use rand::Rng;
 
 pub use self::backoff::{Backoff, DEFAULT_BASE, InvalidBackoff};
 pub use self::condition::{ResponseHints, RetryConditions, RetryOn, UnknownRetryOn};
-pub use self::deadline::{
-    TIMEOUT_BODY, TIMEOUT_FLAG, TIMEOUT_STATUS, Timeouts, TryDeadline,
-};
+pub use self::deadline::{TIMEOUT_BODY, TIMEOUT_FLAG, TIMEOUT_STATUS, Timeouts, TryDeadline};
 pub use self::profile::{
     GRPC_FAILURES, MAX_REPLAY_BODY, ProfileDecision, ProfileRetry, classify, is_grpc_failure,
 };
