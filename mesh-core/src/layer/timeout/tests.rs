@@ -72,7 +72,10 @@ async fn local_reply_is_envoys_504_ut() {
     }
     .to_response();
     assert_eq!(rsp.status(), 504);
-    assert_eq!(rsp.extensions().get::<ResponseFlag>(), Some(&ResponseFlag("UT")));
+    assert_eq!(
+        rsp.extensions().get::<ResponseFlag>(),
+        Some(&ResponseFlag("UT"))
+    );
     let body = rsp.into_body().collect().await.unwrap().to_bytes();
     assert_eq!(body, "upstream request timeout");
 }
