@@ -267,10 +267,10 @@ fn rewrite_authority(policy: &MirrorPolicy, parts: &mut http::request::Parts) {
             parts.uri = u;
         }
     }
-    if parts.headers.contains_key(http::header::HOST) || parts.uri.authority().is_none() {
-        if let Ok(v) = http::HeaderValue::from_str(&new) {
-            parts.headers.insert(http::header::HOST, v);
-        }
+    let wants_host =
+        parts.headers.contains_key(http::header::HOST) || parts.uri.authority().is_none();
+    if let (true, Ok(v)) = (wants_host, http::HeaderValue::from_str(&new)) {
+        parts.headers.insert(http::header::HOST, v);
     }
 }
 

@@ -8,6 +8,7 @@ use super::*;
 type Req = http::Request<Full<Bytes>>;
 type Rsp = http::Response<()>;
 type Handle = mock::Handle<Req, Rsp>;
+type Svc = Mirror<mock::Mock<Req, Rsp>, mock::Mock<Req, Rsp>>;
 
 fn target(per_million: u32) -> MirrorTarget {
     MirrorTarget {
@@ -18,15 +19,7 @@ fn target(per_million: u32) -> MirrorTarget {
     }
 }
 
-fn setup(
-    per_million: u32,
-    rule: HostRule,
-    max_body: u64,
-) -> (
-    Mirror<mock::Mock<Req, Rsp>, mock::Mock<Req, Rsp>>,
-    Handle,
-    Handle,
-) {
+fn setup(per_million: u32, rule: HostRule, max_body: u64) -> (Svc, Handle, Handle) {
     let (primary, ph) = mock::pair::<Req, Rsp>();
     let (mirror, mh) = mock::pair::<Req, Rsp>();
     let layer = MirrorLayer::from_rng(

@@ -7,11 +7,15 @@
 //! `minRetriesPerSecond x floor(ttl seconds)` retries and never decays; deposits and
 //! withdrawals age out of a window of ten slots of `ttl / 10` each.
 //!
-//! The hot path is a handful of atomic operations: each slot packs its epoch tag and its net
-//! tokens in one `AtomicU64`, and a running balance (reserve + live slots) decides withdrawals
-//! with a compare-and-swap, so concurrent withdrawals never overdraw it.
+//! Lock-free: each slot packs its epoch tag and its net tokens in one `AtomicU64`. A deposit is
+//! one compare-and-swap on the current slot. A withdrawal reads the other slots and then
+//! compare-and-swaps the current slot only if reserve + all live slots still cover the cost, so
+//! withdrawals in the same slot are serialized by that CAS; a withdrawal that raced one in
+//! another slot (callers whose `now` straddles a slot boundary) re-reads the other slots and
+//! gives its tokens back if the balance went negative. Slots that leave the window are simply
+//! no longer counted and are overwritten by the next operation of their index.
 
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::profile::RetryBudgetSettings;
@@ -48,12 +52,10 @@ pub struct RetryBudget {
     deposit: i64,
     withdraw: i64,
     reserve: i64,
-    slot_nanos: u128,
+    slot_nanos: u64,
     origin: Instant,
-    /// Reserve plus the net tokens of every live slot.
-    balance: AtomicI64,
-    /// The newest epoch any operation has seen.
-    epoch: AtomicU64,
+    /// The newest epoch any operation has seen (to detect idle gaps longer than the tags).
+    seen: AtomicU64,
     slots: [AtomicU64; SLOTS as usize],
 }
 
@@ -106,10 +108,10 @@ impl RetryBudget {
             deposit: deposit as i64,
             withdraw: withdraw as i64,
             reserve,
-            slot_nanos: ttl.as_nanos() / u128::from(SLOTS),
+            // ttl <= 60s, so its nanoseconds fit in u64.
+            slot_nanos: (ttl.as_nanos() / u128::from(SLOTS)) as u64,
             origin: now,
-            balance: AtomicI64::new(reserve),
-            epoch: AtomicU64::new(0),
+            seen: AtomicU64::new(0),
             slots: Default::default(),
         })
     }
@@ -130,113 +132,152 @@ impl RetryBudget {
             return;
         }
         let e = self.advance(now);
-        let recorded = self.record(e, self.deposit);
-        self.balance.fetch_add(recorded, Ordering::AcqRel);
-    }
-
-    /// Takes the cost of one retry if the balance covers it.
-    pub fn withdraw(&self, now: Instant) -> bool {
-        let e = self.advance(now);
-        self.sweep(e, false);
-        let mut b = self.balance.load(Ordering::Acquire);
+        let tag = e & TAG_MASK;
+        let slot = &self.slots[(e % SLOTS) as usize];
+        let mut x = slot.load(Ordering::SeqCst);
         loop {
-            if b < self.withdraw {
-                return false;
-            }
-            match self.balance.compare_exchange_weak(
-                b,
-                b - self.withdraw,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
-                Ok(_) => break,
-                Err(actual) => b = actual,
+            let (t, v) = unpack(x);
+            let nv = if t == tag {
+                // Saturating: a deposit lost at the bound only makes the budget stricter.
+                (v + self.deposit).min(VALUE_MAX)
+            } else if is_future(tag, t) {
+                // A later slot already took this index: this epoch has left the window.
+                return;
+            } else {
+                self.deposit
+            };
+            match slot.compare_exchange_weak(x, pack(tag, nv), Ordering::SeqCst, Ordering::SeqCst) {
+                Ok(_) => return,
+                Err(actual) => x = actual,
             }
         }
-        // A withdrawal that cannot be recorded in its slot is never given back: conservative.
-        self.record(e, -self.withdraw);
+    }
+
+    /// Takes the cost of one retry if the reserve plus the live slots cover it.
+    pub fn withdraw(&self, now: Instant) -> bool {
+        let e = self.advance(now);
+        let tag = e & TAG_MASK;
+        let index = (e % SLOTS) as usize;
+        let slot = &self.slots[index];
+        let mut others = self.others(tag, index);
+        let mut x = slot.load(Ordering::SeqCst);
+        loop {
+            let (t, v) = unpack(x);
+            let current = if t == tag {
+                v
+            } else if is_future(tag, t) {
+                return false;
+            } else {
+                0
+            };
+            let nv = current - self.withdraw;
+            if self.reserve + others + current < self.withdraw || nv < VALUE_MIN {
+                return false;
+            }
+            match slot.compare_exchange_weak(x, pack(tag, nv), Ordering::SeqCst, Ordering::SeqCst) {
+                Ok(_) => break,
+                Err(actual) => {
+                    x = actual;
+                    others = self.others(tag, index);
+                }
+            }
+        }
+        // A withdrawal in another slot may have raced this one: if the balance is now
+        // negative, give these tokens back.
+        let after = self.others(tag, index);
+        if after != others {
+            let (t, v) = unpack(slot.load(Ordering::SeqCst));
+            let current = if t == tag { v } else { 0 };
+            if self.reserve + after + current < 0 {
+                self.refund(slot, tag);
+                return false;
+            }
+        }
         true
     }
 
     /// Retries the budget would admit right now.
     pub fn available(&self, now: Instant) -> u64 {
         let e = self.advance(now);
-        self.sweep(e, false);
-        (self.balance.load(Ordering::Acquire).max(0) / self.withdraw) as u64
+        let tag = e & TAG_MASK;
+        let index = (e % SLOTS) as usize;
+        let (t, v) = unpack(self.slots[index].load(Ordering::SeqCst));
+        let current = if t == tag { v } else { 0 };
+        ((self.reserve + self.others(tag, index) + current).max(0) / self.withdraw) as u64
     }
 
-    fn epoch_of(&self, now: Instant) -> u64 {
-        let n = now.saturating_duration_since(self.origin).as_nanos() / self.slot_nanos;
-        u64::try_from(n).unwrap_or(u64::MAX)
-    }
-
-    /// The epoch of `now`; the first operation of a new epoch expires old slots.
-    fn advance(&self, now: Instant) -> u64 {
-        let e = self.epoch_of(now);
-        if e > self.epoch.load(Ordering::Acquire) {
-            let prev = self.epoch.fetch_max(e, Ordering::AcqRel);
-            if prev < e {
-                // After an idle gap longer than the tags can tell apart, every slot is old
-                // (an operation racing this very sweep may lose its record; such a gap is
-                // weeks long).
-                self.sweep(e, e - prev >= 1 << (TAG_BITS - 1));
+    /// Net tokens of the live slots other than `index`; slots of later epochs count only
+    /// when negative (conservative for callers whose `now` lags).
+    fn others(&self, tag: u64, index: usize) -> i64 {
+        let mut sum = 0;
+        for (i, slot) in self.slots.iter().enumerate() {
+            if i == index {
+                continue;
+            }
+            let (t, v) = unpack(slot.load(Ordering::SeqCst));
+            if age(tag, t) < SLOTS {
+                sum += v;
+            } else if is_future(tag, t) {
+                sum += v.min(0);
             }
         }
-        e
+        sum
     }
 
-    /// Expires every slot older than the window ending at epoch `e`.
-    fn sweep(&self, e: u64, all: bool) {
-        let tag = e & TAG_MASK;
-        for slot in &self.slots {
-            let mut x = slot.load(Ordering::Acquire);
-            loop {
-                let (t, v) = unpack(x);
-                let expired = all || age(tag, t) >= SLOTS;
-                if v == 0 || !expired {
-                    break;
-                }
-                match slot.compare_exchange_weak(x, pack(t, 0), Ordering::AcqRel, Ordering::Acquire)
-                {
-                    Ok(_) => {
-                        self.balance.fetch_sub(v, Ordering::AcqRel);
-                        break;
-                    }
-                    Err(actual) => x = actual,
-                }
-            }
-        }
-    }
-
-    /// Adds `delta` to epoch `e`'s slot; returns what was recorded (less when the slot
-    /// saturates, nothing when the slot already moved past `e`).
-    fn record(&self, e: u64, delta: i64) -> i64 {
-        let tag = e & TAG_MASK;
-        let slot = &self.slots[(e % SLOTS) as usize];
-        let mut x = slot.load(Ordering::Acquire);
+    fn refund(&self, slot: &AtomicU64, tag: u64) {
+        let mut x = slot.load(Ordering::SeqCst);
         loop {
             let (t, v) = unpack(x);
-            let (new, recorded, expired) = if t == tag {
-                let nv = (v + delta).clamp(VALUE_MIN, VALUE_MAX);
-                (pack(t, nv), nv - v, 0)
-            } else if age(tag, t) >= 1 << (TAG_BITS - 1) {
-                // The slot belongs to a later epoch: this operation's epoch has expired.
-                return 0;
-            } else {
-                let nv = delta.clamp(VALUE_MIN, VALUE_MAX);
-                (pack(tag, nv), nv, v)
-            };
-            match slot.compare_exchange_weak(x, new, Ordering::AcqRel, Ordering::Acquire) {
-                Ok(_) => {
-                    if expired != 0 {
-                        self.balance.fetch_sub(expired, Ordering::AcqRel);
-                    }
-                    return recorded;
-                }
+            if t != tag {
+                // The slot left the window: the withdrawal expired with it.
+                return;
+            }
+            let nv = (v + self.withdraw).min(VALUE_MAX);
+            match slot.compare_exchange_weak(x, pack(t, nv), Ordering::SeqCst, Ordering::SeqCst) {
+                Ok(_) => return,
                 Err(actual) => x = actual,
             }
         }
     }
+
+    fn epoch_of(&self, now: Instant) -> u64 {
+        let d = now.saturating_duration_since(self.origin);
+        let nanos = d
+            .as_secs()
+            .saturating_mul(1_000_000_000)
+            .saturating_add(u64::from(d.subsec_nanos()));
+        nanos / self.slot_nanos
+    }
+
+    /// The epoch of `now`. After an idle gap longer than the tags can tell apart, the first
+    /// operation clears every slot so that none is mistaken for a live one.
+    fn advance(&self, now: Instant) -> u64 {
+        let e = self.epoch_of(now);
+        if e > self.seen.load(Ordering::Relaxed) {
+            let prev = self.seen.fetch_max(e, Ordering::SeqCst);
+            if prev < e && e - prev >= 1 << (TAG_BITS - 1) {
+                for slot in &self.slots {
+                    let x = slot.load(Ordering::SeqCst);
+                    let (t, v) = unpack(x);
+                    if v != 0 {
+                        // If this fails, an operation of the new epoch just wrote the slot.
+                        let _ = slot.compare_exchange(
+                            x,
+                            pack(t, 0),
+                            Ordering::SeqCst,
+                            Ordering::SeqCst,
+                        );
+                    }
+                }
+            }
+        }
+        e
+    }
+}
+
+/// Whether tag `t` belongs to an epoch after `now`'s.
+fn is_future(now: u64, t: u64) -> bool {
+    t != now && age(now, t) >= 1 << (TAG_BITS - 1)
 }
 
 /// Epochs from tag `t` to tag `now`, modulo the tag width.

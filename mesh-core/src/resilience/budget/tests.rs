@@ -9,7 +9,7 @@ use crate::resource::Duration as ResDuration;
 const TTL: Duration = Duration::from_secs(10);
 
 fn budget(ratio_ppm: u64, min: u64) -> (RetryBudget, Instant) {
-    let t0 = Instant::now();
+    let t0 = crate::clock::Clock::now(&crate::clock::TokioClock);
     (RetryBudget::from_ppm(ratio_ppm, min, TTL, t0).unwrap(), t0)
 }
 
@@ -46,7 +46,7 @@ fn reserve_is_min_per_second_times_ttl() {
 #[test]
 fn linkerd_defaults_admit_one_hundred_cold_retries() {
     // Spec worked example 1: r = 0.2, m = 10, T = 10s: 100 retries from the reserve.
-    let t0 = Instant::now();
+    let t0 = crate::clock::Clock::now(&crate::clock::TokioClock);
     let b = RetryBudget::try_new(&RetryBudgetSettings::default(), t0).unwrap();
     assert_eq!(b.tokens(), (1, 5));
     assert_eq!(drain(&b, t0), 100);
@@ -79,7 +79,7 @@ fn zero_ratio_only_spends_the_reserve() {
 
 #[test]
 fn invalid_settings_are_rejected_as_linkerd_does() {
-    let t0 = Instant::now();
+    let t0 = crate::clock::Clock::now(&crate::clock::TokioClock);
     let mk = |r: f64, m: u32, ttl_ms: u64| {
         RetryBudget::try_new(
             &RetryBudgetSettings {
@@ -191,7 +191,7 @@ proptest! {
         min in 0u64..5,
         gaps in ops(),
     ) {
-        let t0 = Instant::now();
+        let t0 = crate::clock::Clock::now(&crate::clock::TokioClock);
         let b = RetryBudget::from_ppm(ratio_ppm, min, TTL, t0).unwrap();
         let slot_ms = TTL.as_millis() as u64 / SLOTS;
         let mut now_ms = 0u64;

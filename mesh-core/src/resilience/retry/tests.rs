@@ -332,7 +332,7 @@ fn backoff_is_jittered_over_the_whole_range() {
 
 #[test]
 fn per_try_deadline_is_cut_by_the_route_timeout() {
-    let t0 = Instant::now();
+    let t0 = crate::clock::Clock::now(&crate::clock::TokioClock);
     let t = Timeouts::new(Some(Duration::from_secs(5)), Some(Duration::from_secs(2)));
     assert_eq!(
         t.try_deadline(t0, t0),
@@ -360,7 +360,7 @@ fn per_try_deadline_is_cut_by_the_route_timeout() {
 #[test]
 fn a_retry_whose_backoff_crosses_the_deadline_does_not_start() {
     // backoff 2s, timeout 3s: at most one retry in practice (proto example).
-    let t0 = Instant::now();
+    let t0 = crate::clock::Clock::now(&crate::clock::TokioClock);
     let t = Timeouts::new(Some(Duration::from_secs(3)), None);
     assert!(t.retry_fits(
         t0,
@@ -429,7 +429,7 @@ fn linkerd_configured_classes_first_match_then_fallback() {
 }
 
 fn budget(ratio_ppm: u64, min: u64) -> (RetryBudget, Instant) {
-    let t0 = Instant::now();
+    let t0 = crate::clock::Clock::now(&crate::clock::TokioClock);
     (
         RetryBudget::from_ppm(ratio_ppm, min, Duration::from_secs(10), t0).unwrap(),
         t0,
