@@ -7,13 +7,13 @@
 //! `minRetriesPerSecond x floor(ttl seconds)` retries and never decays; deposits and
 //! withdrawals age out of a window of ten slots of `ttl / 10` each.
 //!
-//! Lock-free: each slot packs its epoch tag and its net tokens in one `AtomicU64`. A deposit is
-//! one compare-and-swap on the current slot. A withdrawal reads the other slots and then
-//! compare-and-swaps the current slot only if reserve + all live slots still cover the cost, so
-//! withdrawals in the same slot are serialized by that CAS; a withdrawal that raced one in
-//! another slot (callers whose `now` straddles a slot boundary) re-reads the other slots and
-//! gives its tokens back if the balance went negative. Slots that leave the window are simply
-//! no longer counted and are overwritten by the next operation of their index.
+//! Lock-free: each slot packs its epoch tag and its net tokens in one `AtomicU64`. Operations
+//! only ever write the slot of the newest epoch seen (a caller whose `now` lags is placed
+//! there). A deposit is one compare-and-swap on that slot. A withdrawal reads the other slots
+//! and compare-and-swaps the current slot only if reserve + all live slots still cover the cost,
+//! so withdrawals are serialized by that CAS; one that completes just as the epoch advances
+//! gives its tokens back and decides again in the new slot. Slots that leave the window are no
+//! longer counted and are overwritten by the next operation of their index.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -155,45 +155,47 @@ impl RetryBudget {
 
     /// Takes the cost of one retry if the reserve plus the live slots cover it.
     pub fn withdraw(&self, now: Instant) -> bool {
-        let e = self.advance(now);
-        let tag = e & TAG_MASK;
-        let index = (e % SLOTS) as usize;
-        let slot = &self.slots[index];
-        let mut others = self.others(tag, index);
-        let mut x = slot.load(Ordering::SeqCst);
         loop {
-            let (t, v) = unpack(x);
-            let current = if t == tag {
-                v
-            } else if is_future(tag, t) {
-                return false;
-            } else {
-                0
-            };
-            let nv = current - self.withdraw;
-            if self.reserve + others + current < self.withdraw || nv < VALUE_MIN {
-                return false;
-            }
-            match slot.compare_exchange_weak(x, pack(tag, nv), Ordering::SeqCst, Ordering::SeqCst) {
-                Ok(_) => break,
-                Err(actual) => {
-                    x = actual;
-                    others = self.others(tag, index);
+            let e = self.advance(now);
+            let tag = e & TAG_MASK;
+            let index = (e % SLOTS) as usize;
+            let slot = &self.slots[index];
+            let mut others = self.others(tag, index);
+            let mut x = slot.load(Ordering::SeqCst);
+            loop {
+                let (t, v) = unpack(x);
+                let current = if t == tag {
+                    v
+                } else if is_future(tag, t) {
+                    return false;
+                } else {
+                    0
+                };
+                let nv = current - self.withdraw;
+                if self.reserve + others + current < self.withdraw || nv < VALUE_MIN {
+                    return false;
+                }
+                match slot.compare_exchange_weak(
+                    x,
+                    pack(tag, nv),
+                    Ordering::SeqCst,
+                    Ordering::SeqCst,
+                ) {
+                    Ok(_) => break,
+                    Err(actual) => {
+                        x = actual;
+                        others = self.others(tag, index);
+                    }
                 }
             }
-        }
-        // A withdrawal in another slot may have raced this one: if the balance is now
-        // negative, give these tokens back.
-        let after = self.others(tag, index);
-        if after != others {
-            let (t, v) = unpack(slot.load(Ordering::SeqCst));
-            let current = if t == tag { v } else { 0 };
-            if self.reserve + after + current < 0 {
-                self.refund(slot, tag);
-                return false;
+            // If the epoch moved on meanwhile, an operation in the new slot may have read this
+            // slot before the write above: undo it and decide again in the new epoch. If it did
+            // not move, every later reader sees this write.
+            if self.seen.load(Ordering::SeqCst) == e {
+                return true;
             }
+            self.refund(slot, tag);
         }
-        true
     }
 
     /// Retries the budget would admit right now.
@@ -240,34 +242,37 @@ impl RetryBudget {
         }
     }
 
-    fn epoch_of(&self, now: Instant) -> u64 {
+    fn nanos_of(&self, now: Instant) -> u64 {
         let d = now.saturating_duration_since(self.origin);
-        let nanos = d
-            .as_secs()
+        d.as_secs()
             .saturating_mul(1_000_000_000)
-            .saturating_add(u64::from(d.subsec_nanos()));
-        nanos / self.slot_nanos
+            .saturating_add(u64::from(d.subsec_nanos()))
     }
 
     /// The epoch of `now`. After an idle gap longer than the tags can tell apart, the first
     /// operation clears every slot so that none is mistaken for a live one.
+    /// A caller whose `now` lags behind another's is placed in the newest epoch seen, so that
+    /// operations write only the current slot.
     fn advance(&self, now: Instant) -> u64 {
-        let e = self.epoch_of(now);
-        if e > self.seen.load(Ordering::Relaxed) {
-            let prev = self.seen.fetch_max(e, Ordering::SeqCst);
-            if prev < e && e - prev >= 1 << (TAG_BITS - 1) {
-                for slot in &self.slots {
-                    let x = slot.load(Ordering::SeqCst);
-                    let (t, v) = unpack(x);
-                    if v != 0 {
-                        // If this fails, an operation of the new epoch just wrote the slot.
-                        let _ = slot.compare_exchange(
-                            x,
-                            pack(t, 0),
-                            Ordering::SeqCst,
-                            Ordering::SeqCst,
-                        );
-                    }
+        let nanos = self.nanos_of(now);
+        let seen = self.seen.load(Ordering::SeqCst);
+        // Before the end of the newest epoch: no division needed.
+        if nanos < (seen + 1).saturating_mul(self.slot_nanos) {
+            return seen;
+        }
+        let e = nanos / self.slot_nanos;
+        let prev = self.seen.fetch_max(e, Ordering::SeqCst);
+        if prev >= e {
+            return prev;
+        }
+        if e - prev >= 1 << (TAG_BITS - 1) {
+            for slot in &self.slots {
+                let x = slot.load(Ordering::SeqCst);
+                let (t, v) = unpack(x);
+                if v != 0 {
+                    // If this fails, an operation of the new epoch just wrote the slot.
+                    let _ =
+                        slot.compare_exchange(x, pack(t, 0), Ordering::SeqCst, Ordering::SeqCst);
                 }
             }
         }
