@@ -79,3 +79,26 @@ async fn local_reply_is_envoys_504_ut() {
     let body = rsp.into_body().collect().await.unwrap().to_bytes();
     assert_eq!(body, "upstream request timeout");
 }
+
+#[tokio::test(start_paused = true)]
+async fn service_profile_route_timeout_applies() {
+    use crate::profile::{ProfileRoute, RequestCondition};
+    let route = ProfileRoute {
+        name: "GET /books".into(),
+        condition: RequestCondition::Method("GET".into()),
+        response_classes: Vec::new(),
+        retryable: false,
+        timeout: Some(crate::resource::Duration::from_millis(300)),
+    };
+    let (mock, mut handle) = mock::pair::<Req, Rsp>();
+    let svc = TimeoutLayer::for_profile(&route).layer(mock);
+    let call = tokio::spawn(svc.oneshot(http::Request::new(())));
+    let (_req, _send) = handle.next_request().await.unwrap();
+    let err = call.await.unwrap().unwrap_err();
+    assert_eq!(
+        err.downcast_ref::<RouteTimeout>(),
+        Some(&RouteTimeout {
+            after: Duration::from_millis(300)
+        })
+    );
+}

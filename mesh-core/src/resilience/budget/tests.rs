@@ -158,6 +158,34 @@ fn concurrent_withdrawals_never_overdraw() {
 }
 
 #[test]
+fn concurrent_withdrawals_straddling_a_slot_boundary_never_overdraw() {
+    let (b, t0) = budget(1_000_000, 0);
+    for _ in 0..2_000 {
+        b.deposit(t0);
+    }
+    let b = Arc::new(b);
+    let slot = TTL / SLOTS as u32;
+    let handles: Vec<_> = (0..4u32)
+        .map(|k| {
+            let b = b.clone();
+            std::thread::spawn(move || {
+                let mut n = 0u64;
+                for i in 0..2_000u32 {
+                    // Callers disagree on the time around the first slot boundary.
+                    let now = t0 + slot * ((i + k) % 2) - Duration::from_nanos(u64::from(k));
+                    if b.withdraw(now) {
+                        n += 1;
+                    }
+                }
+                n
+            })
+        })
+        .collect();
+    let total: u64 = handles.into_iter().map(|h| h.join().unwrap()).sum();
+    assert_eq!(total, 2_000, "every token spent once, none twice");
+}
+
+#[test]
 fn budget_is_shareable() {
     fn assert_sync<T: Send + Sync>() {}
     assert_sync::<RetryBudget>();

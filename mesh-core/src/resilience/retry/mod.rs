@@ -165,6 +165,18 @@ impl IstioRetry {
         }
     }
 
+    /// Istio's inbound (server-side) default since 1.23 for non-gRPC ports: 2 retries on
+    /// `reset-before-request` (mesh `defaultInboundHttpRetryPolicy`).
+    pub fn inbound_default() -> Self {
+        IstioRetry {
+            attempts: 2,
+            conditions: RetryConditions::new([RetryOn::ResetBeforeRequest], []),
+            per_try_timeout: None,
+            backoff: Backoff::default(),
+            avoid_previous_hosts: false,
+        }
+    }
+
     /// No retries.
     pub fn disabled() -> Self {
         IstioRetry {

@@ -128,6 +128,24 @@ fn per_try_timeout_is_not_retried_by_istio_default_tokens() {
 }
 
 #[test]
+fn inbound_default_retries_only_resets_before_the_request() {
+    let d = IstioRetry::inbound_default();
+    assert_eq!(d.attempts, 2);
+    assert!(d.conditions.is_retryable(&Outcome::Reset {
+        before_request: true
+    }));
+    assert!(!d.conditions.is_retryable(&Outcome::Reset {
+        before_request: false
+    }));
+    assert!(!d.conditions.is_retryable(&resp(503)));
+    assert!(
+        !IstioRetry::disabled()
+            .conditions
+            .is_retryable(&Outcome::ConnectFailure)
+    );
+}
+
+#[test]
 fn retriable_4xx_is_409_only() {
     let c = conds("retriable-4xx");
     assert!(c.is_retryable(&resp(409)));
