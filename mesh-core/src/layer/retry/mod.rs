@@ -237,12 +237,13 @@ where
         B: Body<Data = Bytes>,
         B::Error: Into<BoxError>,
     {
+        let per_try = self.policy.per_try_timeout();
         let (parts, body) = req.into_parts();
         let replayable = self.policy.retries_enabled()
             && body.size_hint().upper().is_some_and(|n| n <= self.max_body);
         if !replayable {
             let req = http::Request::from_parts(parts, ReplayBody::streaming(body));
-            return svc.call(req).await.map_err(Into::into);
+            return attempt(per_try, svc.call(req)).await;
         }
         let collected = body.collect().await.map_err(Into::into)?;
         let trailers = collected.trailers().cloned();
@@ -255,14 +256,7 @@ where
                 parts.clone(),
                 ReplayBody::buffered(data.clone(), trailers.clone()),
             );
-            let fut = svc.call(req);
-            let result = match self.policy.per_try_timeout() {
-                Some(after) => match tokio::time::timeout(after, fut).await {
-                    Ok(r) => r.map_err(Into::into),
-                    Err(_) => Err(PerTryTimeout { after }.into()),
-                },
-                None => fut.await.map_err(Into::into),
-            };
+            let result = attempt(per_try, svc.call(req)).await;
             let (outcome, hints) = match &result {
                 Ok(rsp) => outcome_of(rsp),
                 Err(e) => match (self.classify)(e) {
@@ -292,6 +286,20 @@ where
                 }
             }
         }
+    }
+}
+
+/// One attempt, cut by the per-try timeout.
+async fn attempt<T, E: Into<BoxError>>(
+    per_try: Option<Duration>,
+    fut: impl Future<Output = Result<T, E>>,
+) -> Result<T, BoxError> {
+    match per_try {
+        Some(after) => match tokio::time::timeout(after, fut).await {
+            Ok(r) => r.map_err(Into::into),
+            Err(_) => Err(PerTryTimeout { after }.into()),
+        },
+        None => fut.await.map_err(Into::into),
     }
 }
 

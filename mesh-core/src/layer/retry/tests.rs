@@ -318,3 +318,20 @@ fn default_error_classification() {
     });
     assert_eq!(classify_error(&pt), Some(Outcome::PerTryTimeout));
 }
+
+#[tokio::test(start_paused = true)]
+async fn per_try_timeout_applies_even_when_the_body_cannot_be_replayed() {
+    let layer = RetryLayer::with_rng(
+        istio(&[RetryOn::Reset], &[], 2, Some(500)),
+        SharedRng::seed_from_u64(12),
+    )
+    .with_max_body(0);
+    let (call, mut handle) = spawn_call(layer, request("big"));
+    let (_req, _send) = handle.next_request().await.unwrap();
+    let err = call.await.unwrap().unwrap_err();
+    assert!(err.downcast_ref::<PerTryTimeout>().is_some());
+    assert!(
+        handle.next_request().await.is_none(),
+        "a streamed body is never retried"
+    );
+}
