@@ -56,8 +56,28 @@ pub struct RetryBudget {
     origin: Instant,
     /// The newest epoch any operation has seen (to detect idle gaps longer than the tags).
     seen: AtomicU64,
-    slots: [AtomicU64; SLOTS as usize],
+    /// The sum of the slots other than the current one, packed with the current epoch's tag
+    /// (those slots no longer change, except by late operations that only make the cached
+    /// sum conservative), or [`UNCACHED`].
+    others: AtomicU64,
+    /// On their own cache lines: writes to the slots do not evict the read-mostly fields above
+    /// from other cores.
+    slots: Slots,
 }
+
+#[derive(Debug, Default)]
+#[repr(align(128))]
+struct Slots([AtomicU64; SLOTS as usize]);
+
+impl std::ops::Deref for Slots {
+    type Target = [AtomicU64; SLOTS as usize];
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+/// No cached sum.
+const UNCACHED: u64 = u64::MAX;
 
 // === impl RetryBudget ===
 
@@ -112,6 +132,7 @@ impl RetryBudget {
             slot_nanos: (ttl.as_nanos() / u128::from(SLOTS)) as u64,
             origin: now,
             seen: AtomicU64::new(0),
+            others: AtomicU64::new(UNCACHED),
             slots: Default::default(),
         })
     }
@@ -160,7 +181,7 @@ impl RetryBudget {
             let tag = e & TAG_MASK;
             let index = (e % SLOTS) as usize;
             let slot = &self.slots[index];
-            let mut others = self.others(tag, index);
+            let mut others = self.cached_others(tag, index);
             let mut x = slot.load(Ordering::SeqCst);
             loop {
                 let (t, v) = unpack(x);
@@ -184,7 +205,7 @@ impl RetryBudget {
                     Ok(_) => break,
                     Err(actual) => {
                         x = actual;
-                        others = self.others(tag, index);
+                        others = self.cached_others(tag, index);
                     }
                 }
             }
@@ -206,6 +227,23 @@ impl RetryBudget {
         let (t, v) = unpack(self.slots[index].load(Ordering::SeqCst));
         let current = if t == tag { v } else { 0 };
         ((self.reserve + self.others(tag, index) + current).max(0) / self.withdraw) as u64
+    }
+
+    /// [`Self::others`], computed once per epoch. A deposit that lands in an older slot after
+    /// the sum was taken is missed (stricter); a withdrawal there is refunded by its caller.
+    fn cached_others(&self, tag: u64, index: usize) -> i64 {
+        let cached = self.others.load(Ordering::SeqCst);
+        if cached != UNCACHED {
+            let (t, v) = unpack(cached);
+            if t == tag {
+                return v;
+            }
+        }
+        let sum = self.others(tag, index);
+        if (VALUE_MIN..=VALUE_MAX).contains(&sum) {
+            self.others.store(pack(tag, sum), Ordering::SeqCst);
+        }
+        sum
     }
 
     /// Net tokens of the live slots other than `index`; slots of later epochs count only
@@ -266,7 +304,8 @@ impl RetryBudget {
             return prev;
         }
         if e - prev >= 1 << (TAG_BITS - 1) {
-            for slot in &self.slots {
+            self.others.store(UNCACHED, Ordering::SeqCst);
+            for slot in self.slots.iter() {
                 let x = slot.load(Ordering::SeqCst);
                 let (t, v) = unpack(x);
                 if v != 0 {
