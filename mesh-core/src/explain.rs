@@ -13,6 +13,7 @@ use crate::model::{Mesh, Workload};
 use crate::profile::CompiledProfile;
 use crate::route::action::{AbortError, Action, Forward, HeaderOps, RetryPolicy};
 use crate::route::{Decision, RouteEntry, RouteRequest};
+use crate::security::normalize;
 
 pub use self::authz::AuthzView;
 
@@ -203,7 +204,8 @@ pub struct RouteView {
     /// Index in the rule's `match`, `null` for a rule without match.
     #[serde(rename = "match")]
     pub match_index: Option<usize>,
-    /// `route`, `redirect`, `direct_response` or `not_found`.
+    /// `route`, `redirect`, `direct_response`, `not_found`, or `rejected` (400: the path cannot
+    /// be normalized safely, so the request is never routed).
     pub action: &'static str,
     /// The status the proxy answers itself (404, redirect, direct response).
     pub status: Option<u16>,
@@ -430,11 +432,19 @@ pub struct SplitBackendView {
 pub fn explain(mesh: &Mesh, req: &ExplainRequest) -> Result<Explanation, ExplainError> {
     let parsed = parse_request(req)?;
     let view = parsed.view();
+    // Istio normalizes the path once, before routing and authorization (spec §6.8); a request
+    // that cannot be normalized safely is answered 400 and never routed.
+    let mode = mesh.config().path_normalization;
+    let normalized =
+        normalize::check_method(&view.method).and_then(|()| normalize::normalize(&view.path, mode));
+    let route_path = normalized
+        .as_ref()
+        .map_or(view.path.as_str(), |n| n.path.as_ref());
     let rr = RouteRequest {
         method: &view.method,
         scheme: &view.scheme,
         authority: &view.authority,
-        path: &view.path,
+        path: route_path,
         query: view.query.as_deref(),
         headers: &parsed.headers,
         port: view.port,
@@ -474,6 +484,26 @@ pub fn explain(mesh: &Mesh, req: &ExplainRequest) -> Result<Explanation, Explain
             let (decision, host) = Mesh::route_gateway(&vhosts, &rr);
             let route = route_view(mesh, decision, &rr, &host, &mut rng, &mut notes);
             (route, host)
+        }
+    };
+    let route = match &normalized {
+        Ok(n) => {
+            if n.path != view.path {
+                notes.push(format!(
+                    "path normalized ({}) to {:?} before routing and authorization",
+                    mode.name(),
+                    n.path
+                ));
+            }
+            route
+        }
+        Err(why) => {
+            notes.push(format!("rejected with 400 before routing: {why}"));
+            RouteView {
+                action: "rejected",
+                status: Some(400),
+                ..RouteView::default()
+            }
         }
     };
     let destination_policy = route.picked.as_ref().map(|p| {

@@ -338,3 +338,36 @@ fn plaintext_peers_carry_no_identity() {
         Some("cluster.local/ns/a/sa/b")
     );
 }
+
+#[test]
+fn routing_sees_the_normalized_path() {
+    let docs = vs(
+        "- match: [{uri: {prefix: /admin}}]\n  route: [{destination: {host: admin}}]\n\
+                   - match: [{uri: {prefix: /}}]\n  route: [{destination: {host: public}}]",
+    );
+    // BASE resolves dot segments and backslashes before routing (spec §6.8): the request that
+    // spells /admin another way is routed as /admin, the same path authorization judges.
+    for line in [
+        "GET http://svc/public/../admin/x",
+        "GET http://svc/admin/./x",
+    ] {
+        let e = run(&docs, line, &[], 1);
+        assert_eq!(e.route.rule, Some(0), "{line}");
+        assert!(e.notes.iter().any(|n| n.contains("normalized")), "{line}");
+    }
+    let e = run(&docs, "GET http://svc/admin/x", &[], 1);
+    assert_eq!(e.route.rule, Some(0));
+    assert!(!e.notes.iter().any(|n| n.contains("normalized")));
+}
+
+#[test]
+fn a_path_that_cannot_be_normalized_is_rejected_before_routing() {
+    let docs = vs("- route: [{destination: {host: public}}]");
+    for line in ["GET http://svc/a%00b", "GET http://svc/a%zz"] {
+        let e = run(&docs, line, &[], 1);
+        assert_eq!(e.route.action, "rejected", "{line}");
+        assert_eq!(e.route.status, Some(400));
+        assert!(e.route.picked.is_none());
+        assert!(e.destination_policy.is_none());
+    }
+}
