@@ -14,6 +14,10 @@ use crate::profile::CompiledProfile;
 use crate::route::action::{AbortError, Action, Forward, HeaderOps, RetryPolicy};
 use crate::route::{Decision, RouteEntry, RouteRequest};
 
+mod mtls;
+
+pub use self::mtls::{DecidedByView, IgnoredView, MtlsView};
+
 /// Where the request is evaluated.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ProxyScope {
@@ -41,6 +45,9 @@ pub struct ExplainRequest {
     pub scope: ProxyScope,
     /// The peer: who sent the request on which connection.
     pub source: SourceFacts,
+    /// The receiving workload, for peer authentication and authorization; `None`: the sidecar's
+    /// own workload (or, at a gateway, the gateway's deployment).
+    pub destination: Option<Workload>,
     /// Seed for the weighted picks.
     pub seed: u64,
 }
@@ -68,8 +75,15 @@ impl ExplainRequest {
                 .collect(),
             scope,
             source: SourceFacts::default(),
+            destination: None,
             seed: 0,
         })
+    }
+
+    /// The workload that receives the request (for `mtls` and `authz`), and its labels.
+    pub fn with_destination(mut self, destination: Workload) -> Self {
+        self.destination = Some(destination);
+        self
     }
 
     /// The same request with another seed.
@@ -136,8 +150,8 @@ pub struct Explanation {
     pub profile: Option<ProfileView>,
     /// SMI TrafficSplit decision for the service.
     pub traffic_split: Option<SplitView>,
-    /// Peer authentication (filled by the security engines; `null` until then).
-    pub mtls: Option<serde_json::Value>,
+    /// Peer authentication of the receiving workload on the request's port.
+    pub mtls: Option<MtlsView>,
     /// Authorization (filled by the security engines; `null` until then).
     pub authz: Option<serde_json::Value>,
     /// Defaults applied and quirks met, in words.
@@ -500,6 +514,8 @@ pub fn explain(mesh: &Mesh, req: &ExplainRequest) -> Result<Explanation, Explain
             picked,
         }
     });
+    let receiver = receiving_workload(mesh, req);
+    let mtls = mtls::mtls_view(mesh, &receiver, view.port, &req.source, &mut notes);
     let source = if req.source.mtls {
         req.source.clone()
     } else {
@@ -518,10 +534,34 @@ pub fn explain(mesh: &Mesh, req: &ExplainRequest) -> Result<Explanation, Explain
         destination_policy,
         profile,
         traffic_split,
-        mtls: None,
+        mtls,
         authz: None,
         notes,
     })
+}
+
+/// The workload receiving the request: the one named, else the sidecar's own workload, else
+/// the gateway's deployment (its namespace and selector labels).
+fn receiving_workload(mesh: &Mesh, req: &ExplainRequest) -> Workload {
+    if let Some(w) = &req.destination {
+        return w.clone();
+    }
+    match &req.scope {
+        ProxyScope::Sidecar(w) => w.clone(),
+        ProxyScope::Gateway { gateway, .. } => {
+            let (namespace, name) = gateway.split_once('/').unwrap_or(("default", gateway));
+            Workload {
+                namespace: namespace.to_owned(),
+                name: name.to_owned(),
+                labels: mesh
+                    .gateways()
+                    .iter()
+                    .find(|g| g.name == *gateway)
+                    .map(|g| g.spec.selector.clone())
+                    .unwrap_or_default(),
+            }
+        }
+    }
 }
 
 struct ParsedRequest {

@@ -15,6 +15,7 @@ fn run(docs: &[String], line: &str, headers: &[(&str, &str)], seed: u64) -> Expl
             .collect(),
         scope: ProxyScope::Sidecar(crate::testutil::workload("ns/client", "")),
         source: SourceFacts::default(),
+        destination: None,
         seed,
     };
     explain(&mesh(docs), &req).unwrap()
@@ -327,6 +328,7 @@ fn plaintext_peers_carry_no_identity() {
             ip: Some("10.0.0.1".into()),
             mtls: false,
         },
+        destination: None,
         seed: 0,
     };
     assert_eq!(explain(&m, &req).unwrap().source.principal, None);
