@@ -17,7 +17,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::resilience::ErrorOrigin;
-use crate::security::identity::SpiffeId;
+use crate::security::identity::{SpiffeId, TrustDomains};
 use crate::security::peer_authn::{MtlsMode, Transport, WorkloadMtls};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -38,6 +38,15 @@ pub enum MtlsError {
     /// acceptor in front, so nothing is known and nothing is let through.
     #[error("no connection facts on the request: mTLS policy cannot be checked (fail closed)")]
     MissingConnectionFacts,
+    /// The peer's trust domain is neither the local one nor an alias (ztunnel
+    /// `trust_domain_mismatch_rejected`).
+    #[error("peer {peer} is from untrusted trust domain {trust_domain:?}")]
+    UntrustedPeer {
+        /// The peer principal.
+        peer: String,
+        /// Its trust domain.
+        trust_domain: String,
+    },
     /// The port's mode does not accept this kind of connection.
     #[error("{transport} connection refused on port {port} (PeerAuthentication {mode})")]
     Refused {
@@ -54,6 +63,7 @@ pub enum MtlsError {
 #[derive(Clone, Debug)]
 pub struct MtlsLayer {
     policy: Arc<WorkloadMtls>,
+    trust: Option<Arc<TrustDomains>>,
 }
 
 /// The service.
@@ -61,6 +71,7 @@ pub struct MtlsLayer {
 pub struct Mtls<S> {
     inner: S,
     policy: Arc<WorkloadMtls>,
+    trust: Option<Arc<TrustDomains>>,
 }
 
 pin_project! {
@@ -115,7 +126,7 @@ impl MtlsError {
     pub const fn origin(&self) -> ErrorOrigin {
         match self {
             MtlsError::MissingConnectionFacts => ErrorOrigin::Local,
-            MtlsError::Refused { .. } => ErrorOrigin::Downstream,
+            MtlsError::Refused { .. } | MtlsError::UntrustedPeer { .. } => ErrorOrigin::Downstream,
         }
     }
 
@@ -128,9 +139,18 @@ impl MtlsError {
 // === impl MtlsLayer ===
 
 impl MtlsLayer {
-    /// A layer enforcing `policy`.
+    /// A layer enforcing `policy` (peer trust domains are left to the TLS verifier).
     pub const fn new(policy: Arc<WorkloadMtls>) -> Self {
-        MtlsLayer { policy }
+        MtlsLayer {
+            policy,
+            trust: None,
+        }
+    }
+
+    /// Also refuses mTLS peers whose trust domain is neither the local one nor an alias.
+    pub fn with_trust_domains(mut self, trust: TrustDomains) -> Self {
+        self.trust = Some(Arc::new(trust));
+        self
     }
 }
 
@@ -141,6 +161,7 @@ impl<S> Layer<S> for MtlsLayer {
         Mtls {
             inner,
             policy: self.policy.clone(),
+            trust: self.trust.clone(),
         }
     }
 }
@@ -154,6 +175,14 @@ impl<S> Mtls<S> {
             .extensions()
             .get::<InboundConnection>()
             .ok_or(MtlsError::MissingConnectionFacts)?;
+        if let (Some(peer), Some(trust)) = (&conn.peer, &self.trust)
+            && !trust.trusts(peer)
+        {
+            return Err(MtlsError::UntrustedPeer {
+                peer: peer.principal(),
+                trust_domain: peer.trust_domain().to_owned(),
+            });
+        }
         let transport = conn.transport();
         let pm = self.policy.port(conn.destination_port);
         if pm.mode.accepts(transport) {

@@ -34,8 +34,11 @@ fn req(conn: Option<InboundConnection>) -> Req {
 /// Sends one request through the layer; `Ok(status)` when it reached the mock (which answers
 /// 200), `Err` with the layer's error otherwise.
 async fn send(policy: Arc<WorkloadMtls>, r: Req) -> Result<u16, MtlsError> {
-    let (mut svc, mut handle) =
-        mock::spawn_layer::<Req, http::Response<()>, _>(MtlsLayer::new(policy));
+    send_with(MtlsLayer::new(policy), r).await
+}
+
+async fn send_with(layer: MtlsLayer, r: Req) -> Result<u16, MtlsError> {
+    let (mut svc, mut handle) = mock::spawn_layer::<Req, http::Response<()>, _>(layer);
     handle.allow(1);
     assert_ready_ok!(svc.poll_ready());
     let fut = svc.call(r);
@@ -148,4 +151,36 @@ async fn readiness_follows_the_inner_service() {
     assert_pending!(svc.poll_ready());
     handle.allow(1);
     assert_ready_ok!(svc.poll_ready());
+}
+
+#[tokio::test(start_paused = true)]
+async fn peers_from_untrusted_domains_are_refused() {
+    let trust = TrustDomains::try_new("cluster.local", ["old.local"]).unwrap();
+    let layer = || MtlsLayer::new(policy(&[])).with_trust_domains(trust.clone());
+    let from = |id: &str| {
+        req(Some(InboundConnection::mtls(
+            80,
+            SpiffeId::parse(id).unwrap(),
+        )))
+    };
+    assert_eq!(
+        send_with(layer(), from("spiffe://old.local/ns/a/sa/b")).await,
+        Ok(200)
+    );
+    let err = send_with(layer(), from("spiffe://clusterset.local/ns/a/sa/b"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        MtlsError::UntrustedPeer {
+            peer: "clusterset.local/ns/a/sa/b".into(),
+            trust_domain: "clusterset.local".into()
+        }
+    );
+    assert_eq!(err.origin(), ErrorOrigin::Downstream);
+    // Plaintext has no identity to check; the mode decides (PERMISSIVE here).
+    assert_eq!(
+        send_with(layer(), req(Some(InboundConnection::plaintext(80)))).await,
+        Ok(200)
+    );
 }

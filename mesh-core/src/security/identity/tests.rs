@@ -264,3 +264,41 @@ fn garbage_and_trailing_bytes_are_errors_not_panics() {
         assert!(svid_from_der(&good[..cut], SvidRole::Client).is_err());
     }
 }
+
+// === Properties ===
+
+use proptest::prelude::{ProptestConfig, prop_assert, prop_assert_eq, proptest};
+use proptest::test_runner::RngSeed;
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: 1000,
+        rng_seed: RngSeed::Fixed(0x5eed_1d01),
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    /// Every well-formed identity survives principal -> ID -> principal unchanged.
+    #[test]
+    fn well_formed_ids_round_trip(
+        td in "[a-z0-9][a-z0-9.-]{0,30}",
+        ns in "[a-z0-9][a-z0-9-]{0,20}",
+        sa in "[A-Za-z0-9][A-Za-z0-9._-]{0,20}",
+    ) {
+        let id = SpiffeId::new(&td, &ns, &sa);
+        prop_assert!(id.is_ok(), "{:?}", id);
+        let id = id.unwrap();
+        prop_assert_eq!(SpiffeId::parse(&id.to_string()), Ok(id.clone()));
+        prop_assert_eq!(SpiffeId::from_principal(&id.principal()), Ok(id.clone()));
+        prop_assert_eq!(id.trust_domain(), td.as_str());
+        prop_assert_eq!(id.service_account(), sa.as_str());
+    }
+
+    /// No input, however odd, panics; whatever parses prints back to the same text.
+    #[test]
+    fn parsing_never_panics(s in "spiffe://[a-zA-Z0-9./%?#:@_ -]{0,60}|\\PC{0,40}") {
+        if let Ok(id) = SpiffeId::parse(&s) {
+            prop_assert_eq!(id.to_string(), s);
+        }
+    }
+}
