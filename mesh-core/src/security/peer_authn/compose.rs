@@ -183,6 +183,44 @@ impl PeerAuthentications {
     }
 }
 
+impl PeerAuthentications {
+    /// Policies that can never take effect whatever the workload (security.md C-26): a
+    /// mesh- or namespace-wide policy behind an older one in the same namespace, and selector
+    /// policies in the root namespace. For load-time warnings.
+    pub fn shadowed(&self) -> Vec<Ignored> {
+        let mut out = Vec::new();
+        for (i, p) in self.policies.iter().enumerate() {
+            let root = p.namespace == self.root_namespace;
+            if !p.selector.is_empty() {
+                if root {
+                    out.push(Ignored {
+                        policy: p.name.clone(),
+                        reason: format!(
+                            "a selector in the root namespace {} is ignored by Istio",
+                            self.root_namespace
+                        ),
+                    });
+                }
+                continue;
+            }
+            let older = self.policies[..i]
+                .iter()
+                .find(|o| o.selector.is_empty() && o.namespace == p.namespace);
+            if let Some(o) = older {
+                out.push(Ignored {
+                    policy: p.name.clone(),
+                    reason: format!(
+                        "the older {} PeerAuthentication {} wins; Istio ignores this one",
+                        if root { "mesh-wide" } else { "namespace-wide" },
+                        o.name
+                    ),
+                });
+            }
+        }
+        out
+    }
+}
+
 // === impl WorkloadMtls ===
 
 impl WorkloadMtls {

@@ -205,6 +205,38 @@ fn oldest_policy_wins_within_a_scope() {
 }
 
 #[test]
+fn shadowed_singletons_are_listed_for_warnings() {
+    let t = table(&[
+        pa(
+            "istio-system/a",
+            "2026-01-01T00:00:00Z",
+            "mtls: {mode: STRICT}",
+        ),
+        pa(
+            "istio-system/b",
+            "2026-02-01T00:00:00Z",
+            "mtls: {mode: DISABLE}",
+        ),
+        pa(
+            "istio-system/sel",
+            "",
+            "selector: {matchLabels: {app: x}}\nmtls: {mode: STRICT}",
+        ),
+        pa("prod/one", "", "mtls: {mode: STRICT}"),
+        pa("dev/one", "", "mtls: {mode: STRICT}"),
+        pa(
+            "prod/wl",
+            "",
+            "selector: {matchLabels: {app: x}}\nmtls: {mode: STRICT}",
+        ),
+    ]);
+    let shadowed = t.shadowed();
+    let names: Vec<&str> = shadowed.iter().map(|i| i.policy.as_str()).collect();
+    assert_eq!(names, ["istio-system/sel", "istio-system/b"]);
+    assert!(shadowed[1].reason.contains("istio-system/a"));
+}
+
+#[test]
 fn root_namespace_selector_policies_are_ignored() {
     let t = table(&[pa(
         "istio-system/sel",
