@@ -62,8 +62,8 @@ const fn scope_name(s: Scope) -> &'static str {
     }
 }
 
-/// Explains the peer authentication of `receiver` on `port` for the peer `source`; `None` when
-/// the PeerAuthentications cannot be compiled (validation has reported why).
+/// Explains the peer authentication of `receiver` on `port` for the peer `source`; `None` (with
+/// a note) when the PeerAuthentications cannot be compiled.
 pub(super) fn mtls_view(
     mesh: &Mesh,
     receiver: &Workload,
@@ -71,7 +71,13 @@ pub(super) fn mtls_view(
     source: &SourceFacts,
     notes: &mut Vec<String>,
 ) -> Option<MtlsView> {
-    let table = PeerAuthentications::from_mesh(mesh).ok()?;
+    let table = match PeerAuthentications::from_mesh(mesh) {
+        Ok(t) => t,
+        Err(e) => {
+            notes.push(format!("mtls not explained: {e}"));
+            return None;
+        }
+    };
     let composed = table.for_workload(receiver);
     let transport = if source.mtls {
         Transport::Mtls

@@ -51,7 +51,8 @@ pub struct ServerHost {
 /// Where a terminating server's certificate comes from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CertSource {
-    /// `credentialName` (or the first of `credentialNames`), resolved to a Secret.
+    /// `credentialName` (or the first of `credentialNames`, all of which resolve), resolved
+    /// to a Secret.
     Credential(Credential),
     /// `serverCertificate` + `privateKey` files.
     Files {
@@ -236,13 +237,18 @@ fn compile_server(
         (Family::Http | Family::Opaque, _) | (Family::Tls, None) => Ok(Termination::Plaintext),
         (Family::Tls, Some(t)) => {
             let mut source = || -> Result<CertSource, CredentialError> {
-                if let Some(name) = t
-                    .credential_name
-                    .as_deref()
-                    .or(t.credential_names.first().map(String::as_str))
-                    .filter(|n| !n.is_empty())
-                {
+                if let Some(name) = t.credential_name.as_deref().filter(|n| !n.is_empty()) {
                     return Ok(CertSource::Credential(resolve(name)?));
+                }
+                // `credentialNames` (an RSA and an ECDSA pair): every one must resolve; the
+                // first is reported.
+                if !t.credential_names.is_empty() {
+                    let mut all = t.credential_names.iter().map(|n| resolve(n));
+                    let first = all.next().transpose()?;
+                    all.try_for_each(|r| r.map(drop))?;
+                    if let Some(c) = first {
+                        return Ok(CertSource::Credential(c));
+                    }
                 }
                 if !t.tls_certificates.is_empty() {
                     return Ok(CertSource::Inline(t.tls_certificates.len()));

@@ -104,3 +104,37 @@ fn a_tls_secret_without_its_key_is_refused() {
         })
     );
 }
+
+#[test]
+fn every_credential_name_must_resolve() {
+    let g = build(&[
+        tls_secret("edge/rsa"),
+        tls_secret("edge/ecdsa"),
+        gateway(&format!(
+            "{}{}",
+            server(
+                443,
+                "HTTPS",
+                "a.example.com",
+                "mode: SIMPLE, credentialNames: [rsa, ecdsa]"
+            ),
+            server(
+                443,
+                "HTTPS",
+                "b.example.com",
+                "mode: SIMPLE, credentialNames: [rsa, gone]"
+            ),
+        )),
+    ]);
+    assert_eq!(pick(&g, 443, Some("a.example.com")), Ok(0));
+    assert_eq!(
+        pick(&g, 443, Some("b.example.com")),
+        Err(ConnectError::Credential {
+            server: 1,
+            error: CredentialError::Missing {
+                namespace: "edge".into(),
+                name: "gone".into()
+            }
+        })
+    );
+}
