@@ -19,6 +19,10 @@ pub use self::authz::AuthzView;
 
 mod authz;
 
+mod mtls;
+
+pub use self::mtls::{DecidedByView, IgnoredView, MtlsView};
+
 /// Where the request is evaluated.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ProxyScope {
@@ -78,6 +82,12 @@ impl ExplainRequest {
             destination: None,
             seed: 0,
         })
+    }
+
+    /// The workload that receives the request (for `mtls` and `authz`), and its labels.
+    pub fn with_destination(mut self, destination: Workload) -> Self {
+        self.destination = Some(destination);
+        self
     }
 
     /// The same request with another seed.
@@ -144,8 +154,8 @@ pub struct Explanation {
     pub profile: Option<ProfileView>,
     /// SMI TrafficSplit decision for the service.
     pub traffic_split: Option<SplitView>,
-    /// Peer authentication (filled by the security engines; `null` until then).
-    pub mtls: Option<serde_json::Value>,
+    /// Peer authentication of the receiving workload on the request's port.
+    pub mtls: Option<MtlsView>,
     /// AuthorizationPolicy verdict at the receiving workload (`null` at a gateway without a
     /// destination workload).
     pub authz: Option<AuthzView>,
@@ -538,6 +548,8 @@ pub fn explain(mesh: &Mesh, req: &ExplainRequest) -> Result<Explanation, Explain
             picked,
         }
     });
+    let receiver = receiving_workload(mesh, req);
+    let mtls = mtls::mtls_view(mesh, &receiver, view.port, &req.source, &mut notes);
     let source = if req.source.mtls {
         req.source.clone()
     } else {
@@ -557,10 +569,34 @@ pub fn explain(mesh: &Mesh, req: &ExplainRequest) -> Result<Explanation, Explain
         destination_policy,
         profile,
         traffic_split,
-        mtls: None,
+        mtls,
         authz,
         notes,
     })
+}
+
+/// The workload receiving the request: the one named, else the sidecar's own workload, else
+/// the gateway's deployment (its namespace and selector labels).
+fn receiving_workload(mesh: &Mesh, req: &ExplainRequest) -> Workload {
+    if let Some(w) = &req.destination {
+        return w.clone();
+    }
+    match &req.scope {
+        ProxyScope::Sidecar(w) => w.clone(),
+        ProxyScope::Gateway { gateway, .. } => {
+            let (namespace, name) = gateway.split_once('/').unwrap_or(("default", gateway));
+            Workload {
+                namespace: namespace.to_owned(),
+                name: name.to_owned(),
+                labels: mesh
+                    .gateways()
+                    .iter()
+                    .find(|g| g.name == *gateway)
+                    .map(|g| g.spec.selector.clone())
+                    .unwrap_or_default(),
+            }
+        }
+    }
 }
 
 struct ParsedRequest {

@@ -266,3 +266,74 @@ fn explain_authz_at_the_destination_workload() {
     assert_eq!(v["authz"]["decision"], "ALLOW");
     assert_eq!(v["authz"]["policies"], serde_json::json!([]));
 }
+
+/// `explain` on the shipped PeerAuthentications, as JSON.
+fn explain_mtls(extra: &[&str]) -> serde_json::Value {
+    let o = bin()
+        .args(["explain", "-c"])
+        .arg(examples().join("peerauthentication.yaml"))
+        .args(["-r", "GET http://myapp.production:8080/"])
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    v["mtls"].clone()
+}
+
+#[test]
+fn explain_mtls_for_the_receiving_workload() {
+    // The client itself receives when no destination is named: default/client has only the
+    // mesh-wide STRICT policy, and a plaintext peer is refused.
+    let v = explain_mtls(&[]);
+    assert_eq!(v["workload"], "default/client");
+    assert_eq!(v["mode"], "STRICT");
+    assert_eq!(v["decided_by"]["policy"], "istio-system/default");
+    assert_eq!(v["connection"], "plaintext");
+    assert_eq!(v["accepted"], false);
+    // The legacy workload's own PERMISSIVE policy wins over the namespace's STRICT.
+    let v = explain_mtls(&[
+        "--destination-workload",
+        "production/legacy",
+        "--destination-labels",
+        "app=legacy-service",
+    ]);
+    assert_eq!(v["workload"], "production/legacy");
+    assert_eq!(v["mode"], "PERMISSIVE");
+    assert_eq!(v["decided_by"]["scope"], "workload");
+    assert_eq!(v["accepted"], true);
+    // With --mtls and a principal the peer is identified and accepted under STRICT.
+    let v = explain_mtls(&[
+        "--destination-workload",
+        "production/myapp",
+        "--mtls",
+        "--source-principal",
+        "cluster.local/ns/frontend/sa/web",
+    ]);
+    assert_eq!(v["mode"], "STRICT");
+    assert_eq!(v["decided_by"]["scope"], "namespace");
+    assert_eq!(v["connection"], "mtls");
+    assert_eq!(v["peer_principal"], "cluster.local/ns/frontend/sa/web");
+    assert_eq!(v["accepted"], true);
+}
+
+#[test]
+fn explain_rejects_a_malformed_destination_workload() {
+    let o = bin()
+        .args(["explain", "-c"])
+        .arg(examples().join("peerauthentication.yaml"))
+        .args([
+            "-r",
+            "GET http://myapp/",
+            "--destination-workload",
+            "noslash",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("--destination-workload \"noslash\": expected NS/NAME"),
+        "{}",
+        text(&o)
+    );
+}

@@ -90,22 +90,23 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
             gateway: g.clone(),
             port,
         },
-        _ => ProxyScope::Sidecar(workload(&args.workload, &args.labels)?),
+        _ => ProxyScope::Sidecar(workload("--workload", &args.workload, &args.labels)?),
     };
     let mut req = ExplainRequest::from_line(&args.request, &headers, scope)
         .map_err(|e| format!("--request {:?}: {e}; expected \"METHOD URL\"", args.request))?
         .with_seed(args.seed);
+    if let Some(dest) = &args.destination_workload {
+        let labels = args.destination_labels.as_deref().unwrap_or("");
+        req = req.with_destination(workload("--destination-workload", dest, labels)?);
+    } else if args.destination_labels.is_some() {
+        return Err("--destination-labels needs --destination-workload NS/NAME".to_owned());
+    }
     req.source = SourceFacts {
         principal: args.source_principal.clone(),
         namespace: args.source_namespace.clone(),
         ip: args.source_ip.clone(),
         mtls: args.mtls,
     };
-    req.destination = args
-        .destination_workload
-        .as_deref()
-        .map(|d| workload(d, args.destination_labels.as_deref().unwrap_or("")))
-        .transpose()?;
     let out = explain(&mesh, &req).map_err(|e| e.to_string())?;
     println!(
         "{}",
@@ -114,10 +115,10 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn workload(name: &str, labels: &str) -> Result<Workload, String> {
+fn workload(flag: &str, name: &str, labels: &str) -> Result<Workload, String> {
     let (namespace, name) = name
         .split_once('/')
-        .ok_or_else(|| format!("--workload {name:?}: expected NS/NAME"))?;
+        .ok_or_else(|| format!("{flag} {name:?}: expected NS/NAME"))?;
     Ok(Workload {
         namespace: namespace.to_owned(),
         name: name.to_owned(),
