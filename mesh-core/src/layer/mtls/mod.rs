@@ -1,7 +1,7 @@
 //! Inbound mTLS policy check (semantics §7.1): with the workload's composed PeerAuthentication,
 //! a request whose connection is plaintext on a STRICT port (or mTLS on a DISABLE port) never
 //! reaches the service. The TLS acceptor states what the connection was by inserting
-//! [`InboundConnection`] into each request's extensions; a request without it fails closed.
+//! [`ConnectionFacts`] into each request's extensions; a request without it fails closed.
 //!
 //! In Istio the STRICT check happens at connection level (no filter chain matches); the
 //! acceptor should refuse such connections outright with [`WorkloadMtls::decide`]. This layer is
@@ -17,24 +17,16 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::resilience::ErrorOrigin;
+use crate::security::conn::ConnectionFacts;
 use crate::security::identity::{SpiffeId, TrustDomains};
 use crate::security::peer_authn::{MtlsMode, Transport, WorkloadMtls};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// What the acceptor knew about the connection a request arrived on (a request extension).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct InboundConnection {
-    /// The workload port the connection was accepted on (`portLevelMtls` keys).
-    pub destination_port: u16,
-    /// The verified peer identity: `Some` only for mTLS with a client certificate.
-    pub peer: Option<SpiffeId>,
-}
-
 /// Why the layer refused a request.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum MtlsError {
-    /// The request carries no [`InboundConnection`]: the proxy was assembled without a TLS
+    /// The request carries no [`ConnectionFacts`]: the proxy was assembled without a TLS
     /// acceptor in front, so nothing is known and nothing is let through.
     #[error("no connection facts on the request: mTLS policy cannot be checked (fail closed)")]
     MissingConnectionFacts,
@@ -87,34 +79,6 @@ pin_project! {
     enum Kind<F> {
         Called { #[pin] fut: F },
         Refused { error: Option<MtlsError> },
-    }
-}
-
-// === impl InboundConnection ===
-
-impl InboundConnection {
-    /// A plaintext connection to `port`.
-    pub const fn plaintext(destination_port: u16) -> Self {
-        InboundConnection {
-            destination_port,
-            peer: None,
-        }
-    }
-
-    /// An mTLS connection to `port` from `peer`.
-    pub const fn mtls(destination_port: u16, peer: SpiffeId) -> Self {
-        InboundConnection {
-            destination_port,
-            peer: Some(peer),
-        }
-    }
-
-    /// Plaintext unless a verified client certificate named the peer.
-    pub const fn transport(&self) -> Transport {
-        match self.peer {
-            Some(_) => Transport::Mtls,
-            None => Transport::Plaintext,
-        }
     }
 }
 
@@ -173,17 +137,22 @@ impl<S> Mtls<S> {
     fn check<B>(&self, req: &http::Request<B>) -> Result<(), MtlsError> {
         let conn = req
             .extensions()
-            .get::<InboundConnection>()
+            .get::<ConnectionFacts>()
             .ok_or(MtlsError::MissingConnectionFacts)?;
         if let (Some(peer), Some(trust)) = (&conn.peer, &self.trust)
-            && !trust.trusts(peer)
+            && !SpiffeId::from_principal(peer.principal()).is_ok_and(|id| trust.trusts(&id))
         {
             return Err(MtlsError::UntrustedPeer {
-                peer: peer.principal(),
+                peer: peer.principal().to_owned(),
                 trust_domain: peer.trust_domain().to_owned(),
             });
         }
-        let transport = conn.transport();
+        // Plaintext unless a verified client certificate named the peer.
+        let transport = if conn.peer.is_some() {
+            Transport::Mtls
+        } else {
+            Transport::Plaintext
+        };
         let pm = self.policy.port(conn.destination_port);
         if pm.mode.accepts(transport) {
             Ok(())

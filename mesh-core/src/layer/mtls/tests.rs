@@ -4,6 +4,7 @@ use tokio_test::{assert_pending, assert_ready_ok};
 use tower_test::mock;
 
 use super::*;
+use crate::security::conn::PeerIdentity;
 use crate::security::peer_authn::PeerAuthentications;
 use crate::testutil::{doc, mesh, workload};
 
@@ -23,7 +24,22 @@ fn peer() -> SpiffeId {
     SpiffeId::parse("spiffe://cluster.local/ns/front/sa/web").unwrap()
 }
 
-fn req(conn: Option<InboundConnection>) -> Req {
+fn plaintext(destination_port: u16) -> ConnectionFacts {
+    ConnectionFacts {
+        destination_port,
+        ..ConnectionFacts::default()
+    }
+}
+
+fn mtls(destination_port: u16, peer: SpiffeId) -> ConnectionFacts {
+    ConnectionFacts {
+        peer: Some(PeerIdentity::from(&peer)),
+        destination_port,
+        ..ConnectionFacts::default()
+    }
+}
+
+fn req(conn: Option<ConnectionFacts>) -> Req {
     let mut r = http::Request::new("body");
     if let Some(c) = conn {
         r.extensions_mut().insert(c);
@@ -67,39 +83,29 @@ async fn send_with(layer: MtlsLayer, r: Req) -> Result<u16, MtlsError> {
 async fn strict_refuses_plaintext_and_admits_mtls() {
     let strict = policy(&[("prod/ns", "mtls: {mode: STRICT}")]);
     assert_eq!(
-        send(
-            strict.clone(),
-            req(Some(InboundConnection::plaintext(8080)))
-        )
-        .await,
+        send(strict.clone(), req(Some(plaintext(8080)))).await,
         Err(MtlsError::Refused {
             port: 8080,
             mode: MtlsMode::Strict,
             transport: Transport::Plaintext
         })
     );
-    assert_eq!(
-        send(strict, req(Some(InboundConnection::mtls(8080, peer())))).await,
-        Ok(200)
-    );
+    assert_eq!(send(strict, req(Some(mtls(8080, peer())))).await, Ok(200));
 }
 
 #[tokio::test(start_paused = true)]
 async fn permissive_admits_both_and_disable_refuses_mtls() {
     let permissive = policy(&[]);
-    for conn in [
-        InboundConnection::plaintext(80),
-        InboundConnection::mtls(80, peer()),
-    ] {
+    for conn in [plaintext(80), mtls(80, peer())] {
         assert_eq!(send(permissive.clone(), req(Some(conn))).await, Ok(200));
     }
     let disable = policy(&[("prod/ns", "mtls: {mode: DISABLE}")]);
     assert_eq!(
-        send(disable.clone(), req(Some(InboundConnection::plaintext(80)))).await,
+        send(disable.clone(), req(Some(plaintext(80)))).await,
         Ok(200)
     );
     assert!(matches!(
-        send(disable, req(Some(InboundConnection::mtls(80, peer())))).await,
+        send(disable, req(Some(mtls(80, peer())))).await,
         Err(MtlsError::Refused {
             mode: MtlsMode::Disable,
             ..
@@ -114,12 +120,9 @@ async fn port_level_modes_are_enforced_per_port() {
         "selector: {matchLabels: {app: a}}\nmtls: {mode: PERMISSIVE}\nportLevelMtls:\n  \
          \"8443\": {mode: STRICT}",
     )]);
-    assert_eq!(
-        send(p.clone(), req(Some(InboundConnection::plaintext(8080)))).await,
-        Ok(200)
-    );
+    assert_eq!(send(p.clone(), req(Some(plaintext(8080)))).await, Ok(200));
     assert!(matches!(
-        send(p, req(Some(InboundConnection::plaintext(8443)))).await,
+        send(p, req(Some(plaintext(8443)))).await,
         Err(MtlsError::Refused { port: 8443, .. })
     ));
 }
@@ -157,12 +160,7 @@ async fn readiness_follows_the_inner_service() {
 async fn peers_from_untrusted_domains_are_refused() {
     let trust = TrustDomains::try_new("cluster.local", ["old.local"]).unwrap();
     let layer = || MtlsLayer::new(policy(&[])).with_trust_domains(trust.clone());
-    let from = |id: &str| {
-        req(Some(InboundConnection::mtls(
-            80,
-            SpiffeId::parse(id).unwrap(),
-        )))
-    };
+    let from = |id: &str| req(Some(mtls(80, SpiffeId::parse(id).unwrap())));
     assert_eq!(
         send_with(layer(), from("spiffe://old.local/ns/a/sa/b")).await,
         Ok(200)
@@ -179,8 +177,5 @@ async fn peers_from_untrusted_domains_are_refused() {
     );
     assert_eq!(err.origin(), ErrorOrigin::Downstream);
     // Plaintext has no identity to check; the mode decides (PERMISSIVE here).
-    assert_eq!(
-        send_with(layer(), req(Some(InboundConnection::plaintext(80)))).await,
-        Ok(200)
-    );
+    assert_eq!(send_with(layer(), req(Some(plaintext(80)))).await, Ok(200));
 }

@@ -68,6 +68,18 @@ pub struct RequestAuth {
 
 // === impl PeerIdentity ===
 
+impl From<&crate::security::identity::SpiffeId> for PeerIdentity {
+    /// A fully validated SPIFFE ID (e.g. from the peer's certificate, [`svid_from_der`]) as the
+    /// principal the policies match.
+    ///
+    /// [`svid_from_der`]: crate::security::identity::svid_from_der
+    fn from(id: &crate::security::identity::SpiffeId) -> Self {
+        PeerIdentity {
+            principal: id.principal(),
+        }
+    }
+}
+
 impl PeerIdentity {
     /// From a principal (`td/ns/x/sa/y`): a non-empty trust domain and only characters a
     /// SPIFFE ID may contain.
