@@ -109,7 +109,7 @@ def test_directory_loads_with_the_shadowing_warnings():
     m = Mesh.from_path(EXAMPLES)
     assert len(m.warnings) == 2
     assert all(w["severity"] == "warning" and w["path"] == "spec.hosts[0]" for w in m.warnings)
-    assert Mesh.from_path(str(EXAMPLES / "virtualservice-myapp.yaml")).warnings == []
+    assert Mesh.from_path(str(EXAMPLES / "destinationrule-myapp.yaml")).warnings == []
 
 
 def test_explain_is_the_cli_document(myapp):
