@@ -59,8 +59,8 @@ impl Mesh {
     }
 }
 
-/// A request to evaluate (declared for `index.d.ts`; read through serde as
-/// [`RequestSpec`], which rejects unknown keys): the fields of `mesh-proxy explain`'s flags (unknown keys throw).
+/// A request to evaluate: the fields of `mesh-proxy explain`'s flags; unknown keys throw.
+/// (Declared for `index.d.ts`; values are read through serde as `RequestSpec`.)
 #[napi(object, object_from_js = false, object_to_js = false)]
 pub struct Request {
     /// Absolute URL (`http://host[:port]/path?query`), or a path with a `host` header.
@@ -94,7 +94,7 @@ pub struct Request {
     pub seed: Option<u32>,
 }
 
-/// One finding about the resources (declared for `index.d.ts`; values come from serde).
+/// One finding about the resources. (Declared for `index.d.ts`; values come from serde.)
 #[napi(object, js_name = "Diagnostic", object_from_js = false, object_to_js = false)]
 pub struct DiagnosticShape {
     /// `error` or `warning`.
@@ -106,7 +106,8 @@ pub struct DiagnosticShape {
     pub line: u32,
     /// 1-based column (0 when unknown).
     pub column: u32,
-    /// `Kind namespace/name` when about one resource.
+    /// `Kind namespace/name` when about one resource, else `null`.
+    #[napi(ts_type = "string | null")]
     pub resource: Option<String>,
     /// The field path (`spec.http[1].route[0].weight`).
     pub path: String,
