@@ -134,9 +134,14 @@ pub unsafe extern "C" fn mesh_core_explain(
 ) -> mesh_core_result {
     // SAFETY: forwarded contract.
     unsafe {
-        decide(mesh, request, request_len, json_out, json_len_out, |m, r| {
-            mesh_bindings::explain(m, r).map(|e| serde_json::to_string(&e))
-        })
+        decide(
+            mesh,
+            request,
+            request_len,
+            json_out,
+            json_len_out,
+            |m, r| mesh_bindings::explain(m, r).map(|e| serde_json::to_string(&e)),
+        )
     }
 }
 
@@ -155,9 +160,14 @@ pub unsafe extern "C" fn mesh_core_route(
 ) -> mesh_core_result {
     // SAFETY: forwarded contract.
     unsafe {
-        decide(mesh, request, request_len, json_out, json_len_out, |m, r| {
-            mesh_bindings::route(m, r).map(|e| serde_json::to_string(&e))
-        })
+        decide(
+            mesh,
+            request,
+            request_len,
+            json_out,
+            json_len_out,
+            |m, r| mesh_bindings::route(m, r).map(|e| serde_json::to_string(&e)),
+        )
     }
 }
 

@@ -24,7 +24,15 @@ fn myapp() -> *mut mesh_core_mesh {
     let (y, yl) = s(&text);
     let mut mesh = ptr::null_mut();
     let r = unsafe {
-        mesh_core_mesh_new_from_yaml(y, yl, ptr::null(), 0, &mut mesh, ptr::null_mut(), ptr::null_mut())
+        mesh_core_mesh_new_from_yaml(
+            y,
+            yl,
+            ptr::null(),
+            0,
+            &mut mesh,
+            ptr::null_mut(),
+            ptr::null_mut(),
+        )
     };
     assert_eq!(r, mesh_core_result::Ok);
     mesh
@@ -42,7 +50,10 @@ fn route(mesh: *const mesh_core_mesh, req: &str) -> (mesh_core_result, serde_jso
 #[test]
 fn routes_the_header_to_v2() {
     let m = myapp();
-    let (r, v) = route(m, r#"{"url": "http://myapp/x", "headers": {"x-version": "v2"}, "workload": "production/a"}"#);
+    let (r, v) = route(
+        m,
+        r#"{"url": "http://myapp/x", "headers": {"x-version": "v2"}, "workload": "production/a"}"#,
+    );
     assert_eq!(r, mesh_core_result::Ok);
     assert_eq!(v["picked"]["subset"], "v2");
     unsafe { mesh_core_mesh_free(m) };
@@ -51,13 +62,17 @@ fn routes_the_header_to_v2() {
 #[test]
 fn explain_is_the_full_document() {
     let m = myapp();
-    let (q, ql) = s(r#"{"method": "POST", "url": "http://myapp/orders", "workload": "production/a"}"#);
+    let (q, ql) =
+        s(r#"{"method": "POST", "url": "http://myapp/orders", "workload": "production/a"}"#);
     let mut out = ptr::null_mut();
     let r = unsafe { mesh_core_explain(m, q, ql, &mut out, ptr::null_mut()) };
     assert_eq!(r, mesh_core_result::Ok);
     let v: serde_json::Value = serde_json::from_str(&take(out)).unwrap();
     assert_eq!(v["route"]["timeout_ms"], 30_000);
-    assert_eq!(v["destination_policy"]["load_balancer"]["simple"], "ROUND_ROBIN");
+    assert_eq!(
+        v["destination_policy"]["load_balancer"]["simple"],
+        "ROUND_ROBIN"
+    );
     unsafe { mesh_core_mesh_free(m) };
 }
 
@@ -66,7 +81,10 @@ fn bad_request_says_why() {
     let m = myapp();
     let (r, v) = route(m, r#"{"url": "http://myapp/", "sed": 1}"#);
     assert_eq!(r, mesh_core_result::InvalidRequest);
-    assert!(v["error"].as_str().unwrap().contains("unknown field `sed`"), "{v}");
+    assert!(
+        v["error"].as_str().unwrap().contains("unknown field `sed`"),
+        "{v}"
+    );
     let (r, v) = route(m, r#"{"url": "/no-host"}"#);
     assert_eq!(r, mesh_core_result::InvalidRequest);
     assert!(v["error"].as_str().unwrap().contains("no host"), "{v}");
@@ -77,7 +95,8 @@ fn bad_request_says_why() {
 fn invalid_yaml_gives_diagnostics_and_no_mesh() {
     let (y, yl) = s("kind: VirtualService\nspec:\n  hosts: [a\n");
     let (f, fl) = s("bad.yaml");
-    let mut mesh = 1usize as *mut mesh_core_mesh;
+    // A non-NULL sentinel: the call must overwrite it with NULL.
+    let mut mesh = ptr::NonNull::<mesh_core_mesh>::dangling().as_ptr();
     let (mut d, mut dl) = (ptr::null_mut(), 0usize);
     let r = unsafe { mesh_core_mesh_new_from_yaml(y, yl, f, fl, &mut mesh, &mut d, &mut dl) };
     assert_eq!(r, mesh_core_result::InvalidConfig);
@@ -91,12 +110,28 @@ fn invalid_yaml_gives_diagnostics_and_no_mesh() {
 fn nulls_and_bad_utf8_are_results_not_crashes() {
     let mut mesh = ptr::null_mut();
     let r = unsafe {
-        mesh_core_mesh_new_from_yaml(ptr::null(), 0, ptr::null(), 0, &mut mesh, ptr::null_mut(), ptr::null_mut())
+        mesh_core_mesh_new_from_yaml(
+            ptr::null(),
+            0,
+            ptr::null(),
+            0,
+            &mut mesh,
+            ptr::null_mut(),
+            ptr::null_mut(),
+        )
     };
     assert_eq!(r, mesh_core_result::NullParameter);
     let bad = [0xffu8, 0xfe];
     let r = unsafe {
-        mesh_core_mesh_new_from_yaml(bad.as_ptr().cast(), 2, ptr::null(), 0, &mut mesh, ptr::null_mut(), ptr::null_mut())
+        mesh_core_mesh_new_from_yaml(
+            bad.as_ptr().cast(),
+            2,
+            ptr::null(),
+            0,
+            &mut mesh,
+            ptr::null_mut(),
+            ptr::null_mut(),
+        )
     };
     assert_eq!(r, mesh_core_result::InvalidUtf8);
     let (q, ql) = s(r#"{"url": "http://myapp/"}"#);

@@ -42,7 +42,10 @@ impl Mesh {
     }
 
     /// Every decision for one request: the `mesh-proxy explain` document.
-    #[napi(ts_args_type = "request: Request", ts_return_type = "Record<string, any>")]
+    #[napi(
+        ts_args_type = "request: Request",
+        ts_return_type = "Record<string, any>"
+    )]
     pub fn explain<'e>(&self, env: &'e Env, request: Unknown<'_>) -> Result<Unknown<'e>> {
         let spec = spec(env, request)?;
         let out = mesh_bindings::explain(&self.mesh, &spec).map_err(invalid_request)?;
@@ -51,7 +54,10 @@ impl Mesh {
 
     /// The routing decision (`explain(request).route`), with the destination picked with
     /// the request's `seed`.
-    #[napi(ts_args_type = "request: Request", ts_return_type = "Record<string, any>")]
+    #[napi(
+        ts_args_type = "request: Request",
+        ts_return_type = "Record<string, any>"
+    )]
     pub fn route<'e>(&self, env: &'e Env, request: Unknown<'_>) -> Result<Unknown<'e>> {
         let spec = spec(env, request)?;
         let out = mesh_bindings::route(&self.mesh, &spec).map_err(invalid_request)?;
@@ -95,7 +101,12 @@ pub struct Request {
 }
 
 /// One finding about the resources. (Declared for `index.d.ts`; values come from serde.)
-#[napi(object, js_name = "Diagnostic", object_from_js = false, object_to_js = false)]
+#[napi(
+    object,
+    js_name = "Diagnostic",
+    object_from_js = false,
+    object_to_js = false
+)]
 pub struct DiagnosticShape {
     /// `error` or `warning`.
     #[napi(ts_type = "'error' | 'warning'")]

@@ -60,7 +60,11 @@ impl Mesh {
     }
 
     /// Every decision for one request: the `mesh-proxy explain` document as a dict.
-    fn explain<'py>(&self, py: Python<'py>, request: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    fn explain<'py>(
+        &self,
+        py: Python<'py>,
+        request: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
         let spec = spec(request)?;
         let out = py
             .detach(|| mesh_bindings::explain(&self.mesh, &spec))
@@ -70,7 +74,11 @@ impl Mesh {
 
     /// The routing decision (`explain(request)["route"]`), with the destination picked with
     /// the request's `seed`.
-    fn route<'py>(&self, py: Python<'py>, request: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    fn route<'py>(
+        &self,
+        py: Python<'py>,
+        request: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
         let spec = spec(request)?;
         let out = py
             .detach(|| mesh_bindings::route(&self.mesh, &spec))
