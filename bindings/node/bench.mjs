@@ -28,8 +28,13 @@ function perCallNs(fn, calls) {
 
 const calls = Number(process.argv[2] ?? 50000)
 const mesh = Mesh.fromPath(EXAMPLES)
-if (mesh.route(REQUEST).picked.subset !== 'v2') throw new Error('unexpected route')
+if (mesh.route(REQUEST).picked === null) throw new Error('nothing picked')
 const route = perCallNs((r) => mesh.route(r), calls)
 const explain = perCallNs((r) => mesh.explain(r), Math.floor(calls / 5))
+// No resources: the default route, where the engine does almost nothing (compare with
+// `bindings/route_native_default`).
+const empty = Mesh.fromYaml('', 'empty.yaml')
+const dflt = perCallNs((r) => empty.route(r), calls)
 console.log(`node route:   ${(route / 1000).toFixed(2)} us/call (best of 5 x ${calls})`)
+console.log(`node route, mesh without resources: ${(dflt / 1000).toFixed(2)} us/call`)
 console.log(`node explain: ${(explain / 1000).toFixed(2)} us/call (best of 5 x ${Math.floor(calls / 5)})`)

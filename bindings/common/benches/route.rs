@@ -1,5 +1,6 @@
 //! Native cost of `route` for the request the Python and Node per-call benches send, so their
-//! overhead is the difference.
+//! overhead is the difference (`route_native_default`: the same request on a mesh without
+//! resources, where the engine does almost nothing).
 
 use std::hint::black_box;
 
@@ -16,6 +17,12 @@ fn bench(c: &mut Criterion) {
     .expect("request parses");
     c.bench_function("bindings/route_native", |b| {
         b.iter(|| route(black_box(&mesh), black_box(&req)).expect("routes"))
+    });
+    // No resources: the mesh default route (a full route object, tiny engine work), so the
+    // bindings' figures for the same call are almost all overhead.
+    let (empty, _) = mesh_bindings::mesh_from_yaml("", "empty.yaml").expect("empty mesh builds");
+    c.bench_function("bindings/route_native_default", |b| {
+        b.iter(|| route(black_box(&empty), black_box(&req)).expect("routes"))
     });
     c.bench_function("bindings/request_from_json", |b| {
         b.iter(|| {

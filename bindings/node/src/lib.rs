@@ -49,7 +49,7 @@ impl Mesh {
     pub fn explain<'e>(&self, env: &'e Env, request: Unknown<'_>) -> Result<Unknown<'e>> {
         let spec = spec(env, request)?;
         let out = mesh_bindings::explain(&self.mesh, &spec).map_err(invalid_request)?;
-        env.to_js_value(&out)
+        to_js(env, &out)
     }
 
     /// The routing decision (`explain(request).route`), with the destination picked with
@@ -61,7 +61,7 @@ impl Mesh {
     pub fn route<'e>(&self, env: &'e Env, request: Unknown<'_>) -> Result<Unknown<'e>> {
         let spec = spec(env, request)?;
         let out = mesh_bindings::route(&self.mesh, &spec).map_err(invalid_request)?;
-        env.to_js_value(&out)
+        to_js(env, &out)
     }
 }
 
@@ -155,9 +155,33 @@ fn config_error(env: &Env, invalid: &InvalidConfig) -> Error {
     attach().unwrap_or_else(|e| e)
 }
 
+// Values cross the boundary as JSON text through V8's own `JSON.parse`/`JSON.stringify`:
+// one napi call each way instead of one per property, several times faster for the decision
+// documents (see docs/benchmarks.md, "Bindings").
+
+fn json_function<'e>(env: &'e Env, name: &str) -> Result<Function<'e, Unknown<'e>, Unknown<'e>>> {
+    let json: Object<'e> = env.get_global()?.get_named_property("JSON")?;
+    json.get_named_property(name)
+}
+
 fn spec(env: &Env, request: Unknown<'_>) -> Result<RequestSpec> {
-    env.from_js_value(request)
-        .map_err(|e| Error::new(Status::InvalidArg, format!("request: {}", e.reason)))
+    if request.get_type()? != ValueType::Object {
+        return Err(Error::new(
+            Status::InvalidArg,
+            "request: expected an object",
+        ));
+    }
+    let text = json_function(env, "stringify")?.call(request)?;
+    let text = String::from_unknown(text)
+        .map_err(|_| Error::new(Status::InvalidArg, "request: expected an object"))?;
+    RequestSpec::from_json(&text)
+        .map_err(|e| Error::new(Status::InvalidArg, format!("request: {e}")))
+}
+
+fn to_js<'e, T: serde::Serialize>(env: &'e Env, value: &T) -> Result<Unknown<'e>> {
+    let text = serde_json::to_string(value)?;
+    let text = env.create_string(&text)?.into_unknown(env)?;
+    json_function(env, "parse")?.call(text)
 }
 
 fn invalid_request(e: mesh_bindings::RequestError) -> Error {
