@@ -85,7 +85,7 @@ static void test_explain_document(const mesh_core_mesh *m) {
 static void test_bad_requests(const mesh_core_mesh *m) {
   char *out = NULL;
   CHECK(route(m, "{\"url\":\"http://myapp/\",\"sed\":1}", &out) == MESH_CORE_RESULT_INVALID_REQUEST);
-  CHECK(out != NULL && strstr(out, "{\"error\":\"request: unknown field `sed`") == out);
+  CHECK(out != NULL && strstr(out, "{\"error\":\"request: sed: unknown field `sed`") == out);
   mesh_core_string_free(out);
   out = NULL;
   CHECK(route(m, "not json", &out) == MESH_CORE_RESULT_INVALID_REQUEST);

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use mesh_core::explain::{ExplainRequest, ProxyScope, SourceFacts};
 use mesh_core::model::Workload;
 use serde::Deserialize;
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use crate::RequestError;
 
@@ -52,8 +53,7 @@ pub struct RequestSpec {
 }
 
 /// Request headers.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
-#[serde(untagged)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Headers {
     /// `{"name": "value"}`.
     Map(BTreeMap<String, String>),
@@ -74,6 +74,42 @@ fn default_workload() -> String {
 impl Default for Headers {
     fn default() -> Self {
         Headers::List(Vec::new())
+    }
+}
+
+// A visitor rather than `#[serde(untagged)]`: no buffering of the value, and an error that
+// says what is expected.
+impl<'de> Deserialize<'de> for Headers {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct HeadersVisitor;
+
+        impl<'de> Visitor<'de> for HeadersVisitor {
+            type Value = Headers;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a mapping of header names to values or a list of [name, value] pairs")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Headers, A::Error> {
+                let mut out = BTreeMap::new();
+                while let Some((k, v)) = map.next_entry::<String, String>()? {
+                    if out.insert(k.clone(), v).is_some() {
+                        return Err(de::Error::custom(format!("header {k:?} given twice")));
+                    }
+                }
+                Ok(Headers::Map(out))
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Headers, A::Error> {
+                let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+                while let Some(pair) = seq.next_element::<(String, String)>()? {
+                    out.push(pair);
+                }
+                Ok(Headers::List(out))
+            }
+        }
+
+        d.deserialize_any(HeadersVisitor)
     }
 }
 
@@ -99,9 +135,25 @@ impl RequestSpec {
         }
     }
 
-    /// Parses the JSON form (the C binding's input).
-    pub fn from_json(text: &str) -> Result<Self, serde_json::Error> {
-        serde_json::from_str(text)
+    /// Parses the JSON form (the C and Node bindings' input). The error names the field.
+    pub fn from_json(text: &str) -> Result<Self, String> {
+        let mut de = serde_json::Deserializer::from_str(text);
+        let spec = Self::deserialize_named(&mut de)?;
+        de.end().map_err(|e| e.to_string())?;
+        Ok(spec)
+    }
+
+    /// Deserializes from any serde format (a Python dict through pythonize, ...); the error
+    /// message starts with the path of the offending field (`seed: invalid type ...`).
+    pub fn deserialize_named<'de, D: Deserializer<'de>>(d: D) -> Result<Self, String> {
+        serde_path_to_error::deserialize(d).map_err(|e| {
+            let path = e.path().to_string();
+            if path == "." {
+                e.into_inner().to_string()
+            } else {
+                format!("{path}: {}", e.into_inner())
+            }
+        })
     }
 
     /// The mesh-core request: a sidecar of `workload`, or `gateway` at `port`.

@@ -59,6 +59,30 @@ fn defaults_are_the_cli_defaults() {
 }
 
 #[test]
+fn headers_of_another_shape_say_what_is_expected() {
+    let err = RequestSpec::from_json(r#"{"url": "http://myapp/", "headers": "x-version: v2"}"#)
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("list of [name, value] pairs"),
+        "{err}"
+    );
+    let err =
+        RequestSpec::from_json(r#"{"url": "http://myapp/", "headers": [["x"]]}"#).unwrap_err();
+    assert!(err.starts_with("headers[0]: invalid length 1"), "{err}");
+    let err = RequestSpec::from_json(r#"{"url": "http://myapp/", "seed": 1.5}"#).unwrap_err();
+    assert!(
+        err.starts_with("seed: invalid type: floating point"),
+        "{err}"
+    );
+}
+
+#[test]
+fn trailing_text_is_rejected() {
+    let err = RequestSpec::from_json(r#"{"url": "http://myapp/"} {}"#).unwrap_err();
+    assert!(err.contains("trailing characters"), "{err}");
+}
+
+#[test]
 fn misspelt_field_is_rejected() {
     let err = RequestSpec::from_json(r#"{"url": "http://myapp/", "header": {}}"#).unwrap_err();
     assert!(err.to_string().contains("unknown field `header`"), "{err}");

@@ -87,7 +87,7 @@ test('explain is the mesh-proxy explain document', (t) => {
   const exe = process.env.MESH_PROXY ?? join(REPO, 'target', 'debug', 'mesh-proxy')
   if (!existsSync(exe)) return t.skip('mesh-proxy is not built (scripts/test-bindings builds it)')
   const cli = JSON.parse(execFileSync(exe, ['explain', '-c', EXAMPLES, '-r', 'GET http://myapp/api/x',
-    '-H', 'x-version: v1', '--workload', 'production/frontend', '--labels', 'app=frontend', '--seed', '7'], { encoding: 'utf8' }))
+    '-H', 'x-version: v1', '--workload', 'production/frontend', '--labels', 'app=frontend', '--seed', '7'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }))
   const ours = Mesh.fromPath(EXAMPLES).explain(sidecar('http://myapp/api/x', { headers: { 'x-version': 'v1' }, seed: 7 }))
   assert.deepEqual(ours, cli)
 })
@@ -126,6 +126,8 @@ test('bad requests throw', () => {
     [{ url: 'http://myapp/', port: 80 }, /gateway and port/],
     [{ url: '/no-host' }, /no host/],
     [{ method: 'GET' }, /missing field `url`/],
+    [{ url: 'http://myapp/', headers: 'x-version: v2' }, /list of \[name, value\] pairs/],
+    [{ url: 'http://myapp/', seed: 1.5 }, /request: seed: invalid type/],
     [{ url: 'http://myapp/', gateway: 'production/nope', port: 80 }, /no server on port 80/],
   ]
   for (const [req, msg] of cases) assert.throws(() => myapp.route(req), msg)

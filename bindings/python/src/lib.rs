@@ -12,7 +12,7 @@ use mesh_core::{Diagnostic, InvalidConfig};
 use pyo3::create_exception;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pythonize::{depythonize, pythonize};
+use pythonize::{Depythonizer, pythonize};
 
 create_exception!(
     mesh_core,
@@ -130,7 +130,9 @@ fn config_error(py: Python<'_>, invalid: &InvalidConfig) -> PyErr {
 }
 
 fn spec(request: &Bound<'_, PyAny>) -> PyResult<RequestSpec> {
-    depythonize(request).map_err(|e| MeshRequestError::new_err(format!("request: {e}")))
+    let mut de = Depythonizer::from_object(request);
+    RequestSpec::deserialize_named(&mut de)
+        .map_err(|e| MeshRequestError::new_err(format!("request: {e}")))
 }
 
 fn request_error(e: RequestError) -> PyErr {

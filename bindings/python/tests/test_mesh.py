@@ -162,8 +162,9 @@ def test_missing_path_raises():
         ({"url": "http://myapp/", "workload": "client"}, "expected NS/NAME"),
         ({"url": "http://myapp/", "port": 80}, "gateway and port"),
         ({"url": "/no-host"}, "no host"),
-        ({"url": "http://myapp/", "seed": -1}, "request"),
+        ({"url": "http://myapp/", "seed": -1}, "request: seed: "),
         ({"method": "GET"}, "missing field `url`"),
+        ({"url": "http://myapp/", "headers": "x-version: v2"}, r"list of \[name, value\] pairs"),
     ],
 )
 def test_bad_requests_raise_mesh_request_error(myapp, request_, message):
