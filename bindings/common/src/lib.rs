@@ -1,0 +1,64 @@
+//! mesh-bindings: what the Python, Node and C bindings share, so the three translate one schema.
+//!
+//! A host value (a Python dict, a JS object, a C JSON string) is deserialized with serde into a
+//! [`RequestSpec`] — the fields of `mesh-proxy explain`'s flags — then handed to
+//! [`mesh_core::explain`]. Decisions go back out as the same serde-serialized
+//! [`Explanation`](mesh_core::explain::Explanation) the CLI prints. No policy lives here.
+#![forbid(unsafe_code)]
+#![deny(rust_2018_idioms)]
+#![warn(missing_docs)]
+
+mod request;
+#[cfg(test)]
+mod tests;
+
+use std::path::Path;
+
+use mesh_core::explain::{ExplainError, Explanation, RouteView};
+use mesh_core::{Diagnostic, InvalidConfig, LoadOptions, Loaded, Mesh, MeshConfig};
+
+pub use self::request::{Headers, RequestSpec};
+
+/// Why a request could not be evaluated: a field of the request, never the mesh.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RequestError {
+    /// `workload` is not `NS/NAME`.
+    #[error("workload {0:?}: expected NS/NAME")]
+    Workload(String),
+    /// `gateway` without `port`, or `port` without `gateway`.
+    #[error("gateway and port go together: give both or neither")]
+    GatewayPort,
+    /// The request itself (URL, method, header, host, unknown gateway).
+    #[error(transparent)]
+    Explain(#[from] ExplainError),
+}
+
+/// Builds a mesh from one YAML text named `file` (strict: unknown fields are errors).
+/// On success the warnings come beside the mesh.
+pub fn mesh_from_yaml(text: &str, file: &str) -> Result<(Mesh, Vec<Diagnostic>), InvalidConfig> {
+    Mesh::from_yaml(file, text)
+}
+
+/// Builds a mesh from a file or a directory (read recursively, as `mesh-proxy --config`).
+pub fn mesh_from_path(path: &Path) -> Result<(Mesh, Vec<Diagnostic>), InvalidConfig> {
+    let loaded = Loaded::from_paths(&[path], LoadOptions::default());
+    Mesh::from_loaded(loaded, MeshConfig::default())
+}
+
+/// The full decision document, exactly as `mesh-proxy explain` prints it.
+pub fn explain(mesh: &Mesh, spec: &RequestSpec) -> Result<Explanation, RequestError> {
+    let req = spec.to_explain_request()?;
+    Ok(mesh_core::explain::explain(mesh, &req)?)
+}
+
+/// The routing part of the decision (`explain(..).route`), with the destination picked with
+/// the request's seed.
+pub fn route(mesh: &Mesh, spec: &RequestSpec) -> Result<RouteView, RequestError> {
+    explain(mesh, spec).map(|e| e.route)
+}
+
+/// Diagnostics as the JSON array every binding exposes (severity, file, line, column,
+/// resource, path, message).
+pub fn diagnostics_json(diags: &[Diagnostic]) -> String {
+    serde_json::to_string(diags).unwrap_or_else(|_| "[]".to_owned())
+}

@@ -1,0 +1,142 @@
+use std::path::PathBuf;
+
+use super::*;
+
+fn examples() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/resources")
+}
+
+fn myapp() -> Mesh {
+    let text = ["virtualservice-myapp", "destinationrule-myapp"]
+        .map(|n| std::fs::read_to_string(examples().join(format!("{n}.yaml"))).unwrap())
+        .join("\n---\n");
+    mesh_from_yaml(&text, "myapp.yaml").unwrap().0
+}
+
+fn spec(json: &str) -> RequestSpec {
+    RequestSpec::from_json(json).unwrap()
+}
+
+#[test]
+fn json_request_routes_the_header_to_v2() {
+    let m = myapp();
+    let req = spec(
+        r#"{"url": "http://myapp/anything", "headers": {"x-version": "v2"},
+            "workload": "production/frontend", "labels": {"app": "frontend"}}"#,
+    );
+    let r = route(&m, &req).unwrap();
+    assert_eq!(r.virtual_service.as_deref(), Some("production/myapp"));
+    let picked = r.picked.unwrap();
+    assert_eq!(picked.subset.as_deref(), Some("v2"));
+}
+
+#[test]
+fn header_list_form_equals_map_form() {
+    let m = myapp();
+    let a = spec(r#"{"url": "http://myapp/x", "headers": {"x-version": "v2"}}"#);
+    let b = spec(r#"{"url": "http://myapp/x", "headers": [["x-version", "v2"]]}"#);
+    assert_eq!(explain(&m, &a).unwrap(), explain(&m, &b).unwrap());
+}
+
+#[test]
+fn route_is_the_route_part_of_explain() {
+    let m = myapp();
+    for seed in 0..20 {
+        let mut req = RequestSpec::get("http://myapp/api/x");
+        req.seed = seed;
+        assert_eq!(route(&m, &req).unwrap(), explain(&m, &req).unwrap().route);
+    }
+}
+
+#[test]
+fn defaults_are_the_cli_defaults() {
+    let req = spec(r#"{"url": "http://myapp/"}"#);
+    assert_eq!(req, RequestSpec::get("http://myapp/"));
+    let e = explain(&myapp(), &req).unwrap();
+    assert_eq!(e.request.method, "GET");
+    let json = serde_json::to_value(&e).unwrap();
+    assert_eq!(json["proxy"]["workload"], "default/client");
+}
+
+#[test]
+fn headers_of_another_shape_say_what_is_expected() {
+    let err = RequestSpec::from_json(r#"{"url": "http://myapp/", "headers": "x-version: v2"}"#)
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("list of [name, value] pairs"),
+        "{err}"
+    );
+    let err =
+        RequestSpec::from_json(r#"{"url": "http://myapp/", "headers": [["x"]]}"#).unwrap_err();
+    assert!(err.starts_with("headers[0]: invalid length 1"), "{err}");
+    let err = RequestSpec::from_json(r#"{"url": "http://myapp/", "seed": 1.5}"#).unwrap_err();
+    assert!(
+        err.starts_with("seed: invalid type: floating point"),
+        "{err}"
+    );
+}
+
+#[test]
+fn trailing_text_is_rejected() {
+    let err = RequestSpec::from_json(r#"{"url": "http://myapp/"} {}"#).unwrap_err();
+    assert!(err.contains("trailing characters"), "{err}");
+}
+
+#[test]
+fn misspelt_field_is_rejected() {
+    let err = RequestSpec::from_json(r#"{"url": "http://myapp/", "header": {}}"#).unwrap_err();
+    assert!(err.to_string().contains("unknown field `header`"), "{err}");
+}
+
+#[test]
+fn bad_workload_and_lonely_port_are_typed_errors() {
+    let m = myapp();
+    for w in ["client", "/x", "ns/", "a/b/c"] {
+        let mut req = RequestSpec::get("http://myapp/");
+        req.workload = w.to_owned();
+        assert_eq!(
+            explain(&m, &req).unwrap_err(),
+            RequestError::Workload(w.to_owned())
+        );
+    }
+    let mut req = RequestSpec::get("http://myapp/");
+    req.port = Some(80);
+    assert_eq!(explain(&m, &req).unwrap_err(), RequestError::GatewayPort);
+}
+
+#[test]
+fn unknown_gateway_and_bad_url_come_from_mesh_core() {
+    let m = myapp();
+    let mut req = RequestSpec::get("http://myapp/");
+    req.gateway = Some("production/nope".to_owned());
+    req.port = Some(80);
+    assert!(matches!(
+        explain(&m, &req),
+        Err(RequestError::Explain(ExplainError::UnknownGateway {
+            port: 80,
+            ..
+        }))
+    ));
+    let req = RequestSpec::get("/no-host");
+    assert_eq!(
+        explain(&m, &req).unwrap_err(),
+        RequestError::Explain(ExplainError::NoHost)
+    );
+}
+
+#[test]
+fn directory_loads_and_bad_yaml_reports_line_and_column() {
+    let (m, warnings) = mesh_from_path(&examples()).unwrap();
+    assert!(warnings.iter().all(|w| !w.is_error()));
+    assert!(route(&m, &RequestSpec::get("http://myapp/x")).is_ok());
+    let err = mesh_from_yaml("kind: VirtualService\n  bad: [", "bad.yaml").unwrap_err();
+    let json: serde_json::Value =
+        serde_json::from_str(&diagnostics_json(&err.diagnostics)).unwrap();
+    let d = &json[0];
+    assert_eq!(
+        (d["severity"].as_str(), d["file"].as_str()),
+        (Some("error"), Some("bad.yaml"))
+    );
+    assert!(d["line"].as_u64().unwrap() >= 1, "{d}");
+    assert!(d["column"].as_u64().unwrap() >= 1, "{d}");
+}

@@ -1,0 +1,40 @@
+// Per-call cost of `Mesh.route` from Node (build with `npm run build`, a release build).
+// Compare with the native figure of `cargo bench -p mesh-bindings --bench route`
+// (`bindings/route_native`): the difference is the binding's overhead.
+//
+//   node bindings/node/bench.mjs [calls]
+import { createRequire } from 'node:module'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const { Mesh } = createRequire(import.meta.url)('./index.js')
+const EXAMPLES = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'examples', 'resources')
+// The request of the native bench (bindings/common/benches/route.rs).
+const REQUEST = {
+  url: 'http://myapp.production.svc.cluster.local/api/users',
+  headers: { 'x-version': 'v2' },
+  workload: 'production/frontend',
+}
+
+function perCallNs(fn, calls) {
+  let best = Infinity
+  for (let round = 0; round < 5; round++) {
+    const start = process.hrtime.bigint()
+    for (let i = 0; i < calls; i++) fn(REQUEST)
+    best = Math.min(best, Number(process.hrtime.bigint() - start) / calls)
+  }
+  return best
+}
+
+const calls = Number(process.argv[2] ?? 50000)
+const mesh = Mesh.fromPath(EXAMPLES)
+if (mesh.route(REQUEST).picked === null) throw new Error('nothing picked')
+const route = perCallNs((r) => mesh.route(r), calls)
+const explain = perCallNs((r) => mesh.explain(r), Math.floor(calls / 5))
+// No resources: the default route, where the engine does almost nothing (compare with
+// `bindings/route_native_default`).
+const empty = Mesh.fromYaml('', 'empty.yaml')
+const dflt = perCallNs((r) => empty.route(r), calls)
+console.log(`node route:   ${(route / 1000).toFixed(2)} us/call (best of 5 x ${calls})`)
+console.log(`node route, mesh without resources: ${(dflt / 1000).toFixed(2)} us/call`)
+console.log(`node explain: ${(explain / 1000).toFixed(2)} us/call (best of 5 x ${Math.floor(calls / 5)})`)

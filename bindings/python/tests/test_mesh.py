@@ -1,0 +1,185 @@
+"""The shipped examples take, through Python, the decisions the Rust tests check."""
+
+import json
+import os
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+import mesh_core
+from mesh_core import Mesh, MeshConfigError, MeshRequestError
+
+REPO = Path(__file__).resolve().parents[3]
+EXAMPLES = REPO / "examples" / "resources"
+CLIENT = {"workload": "production/frontend", "labels": {"app": "frontend"}}
+
+
+def mesh_of(*names: str) -> Mesh:
+    text = "\n---\n".join((EXAMPLES / f"{n}.yaml").read_text() for n in names)
+    return Mesh.from_yaml(text, file="+".join(names))
+
+
+@pytest.fixture(scope="module")
+def myapp() -> Mesh:
+    return mesh_of("virtualservice-myapp", "destinationrule-myapp")
+
+
+def sidecar(url: str, method: str = "GET", **more):
+    return {"method": method, "url": url, **CLIENT, **more}
+
+
+def test_header_route_to_v2(myapp):
+    e = myapp.explain(sidecar("http://myapp/anything", headers={"x-version": "v2"}))
+    assert e["route"]["virtual_service"] == "production/myapp"
+    assert e["route"]["rule"] == 0
+    picked = e["route"]["picked"]
+    assert (picked["host"], picked["subset"]) == ("myapp.production.svc.cluster.local", "v2")
+    policy = e["destination_policy"]
+    assert policy["subset"]["labels"]["version"] == "v2"
+    assert policy["load_balancer"]["simple"] == "LEAST_REQUEST"
+
+
+def test_headers_as_pairs_route_the_same(myapp):
+    r = myapp.route(sidecar("http://myapp/x", headers=[("x-version", "v2")]))
+    assert r["picked"]["subset"] == "v2"
+    assert myapp.route(sidecar("http://myapp/x"))["picked"]["subset"] == "v1"
+
+
+def test_canary_90_10_converges_over_seeds(myapp):
+    r = myapp.route(sidecar("http://myapp.example.com/api/users?x=1"))
+    assert r["rule"] == 1
+    assert [(d["subset"], d["percent"]) for d in r["destinations"]] == [("v1", 90.0), ("v2", 10.0)]
+    n = 5000
+    v2 = sum(
+        myapp.route(sidecar("http://myapp/api/x", seed=seed))["picked"]["subset"] == "v2"
+        for seed in range(n)
+    )
+    assert abs(v2 / n - 0.10) < 0.02, v2 / n
+
+
+def test_same_seed_same_pick(myapp):
+    picks = {myapp.route(sidecar("http://myapp/api/x", seed=42))["picked"]["subset"] for _ in range(50)}
+    assert len(picks) == 1
+
+
+def test_default_route_30s_timeout_and_3_retries(myapp):
+    e = myapp.explain(sidecar("http://myapp/orders", method="POST"))
+    route = e["route"]
+    assert (route["rule"], route["timeout_ms"]) == (2, 30_000)
+    retries = route["retries"]
+    assert retries["attempts"] == 3
+    assert retries["per_try_timeout_ms"] == 10_000
+    assert retries["retry_on"] == ["connect-failure", "refused-stream", "retriable-status-codes"]
+    assert retries["retriable_status_codes"] == [503]
+    assert retries["default"] is False
+    policy = e["destination_policy"]
+    assert policy["load_balancer"]["simple"] == "ROUND_ROBIN"
+    assert policy["connection_pool"]["max_connections"] == 100
+    assert policy["outlier_detection"]["max_ejection_percent"] == 50
+
+
+def test_fault_injection_on_the_header():
+    m = mesh_of("virtualservice-fault")
+    fault = m.route(sidecar("http://myapp/x", headers={"x-test-fault": "inject"}))["fault"]
+    assert (fault["delay"]["fixed_delay_ms"], fault["delay"]["percentage"]) == (5000, 50.0)
+    assert (fault["abort"]["http_status"], fault["abort"]["percentage"]) == (503, 10.0)
+    plain = m.route(sidecar("http://myapp/x"))
+    assert plain["rule"] == 1 and plain["fault"] is None
+
+
+def test_mirror_to_v2_at_100_percent():
+    r = mesh_of("virtualservice-mirror", "destinationrule-myapp").route(sidecar("http://myapp/x"))
+    assert r["picked"]["subset"] == "v1"
+    m = r["mirror"][0]
+    assert (m["host"], m["subset"], m["percentage"]) == ("myapp.production.svc.cluster.local", "v2", 100.0)
+
+
+def test_gateway_redirects_http():
+    m = mesh_of("gateway-myapp", "virtualservice-myapp", "destinationrule-myapp")
+    r = m.route({"url": "http://myapp.example.com/api/x?y=1", "gateway": "production/myapp-gateway", "port": 80})
+    assert r["action"] == "redirect"
+    assert r["redirect"]["location"] == "https://myapp.example.com/api/x?y=1"
+    with pytest.raises(MeshRequestError, match="no server on port 81"):
+        m.route({"url": "http://myapp.example.com/", "gateway": "production/myapp-gateway", "port": 81})
+
+
+def test_directory_loads_with_the_shadowing_warnings():
+    m = Mesh.from_path(EXAMPLES)
+    assert len(m.warnings) == 2
+    assert all(w["severity"] == "warning" and w["path"] == "spec.hosts[0]" for w in m.warnings)
+    assert Mesh.from_path(str(EXAMPLES / "destinationrule-myapp.yaml")).warnings == []
+
+
+def test_explain_is_the_cli_document(myapp):
+    """The same JSON, key for key, as `mesh-proxy explain` prints."""
+    exe = os.environ.get("MESH_PROXY") or str(REPO / "target" / "debug" / "mesh-proxy")
+    if not Path(exe).exists():
+        pytest.skip("mesh-proxy is not built (scripts/test-bindings builds it)")
+    args = [exe, "explain", "-c", str(EXAMPLES), "-r", "GET http://myapp/api/x", "-H", "x-version: v1",
+            "--workload", "production/frontend", "--labels", "app=frontend", "--seed", "7"]
+    cli = json.loads(subprocess.run(args, check=True, capture_output=True, text=True).stdout)
+    ours = Mesh.from_path(EXAMPLES).explain(
+        sidecar("http://myapp/api/x", headers={"x-version": "v1"}, seed=7))
+    assert ours == cli
+
+
+def test_invalid_value_raises_with_line_and_column():
+    text = (EXAMPLES / "virtualservice-myapp.yaml").read_text().replace("weight: 10", "weight: -5")
+    with pytest.raises(MeshConfigError) as info:
+        Mesh.from_yaml(text, file="vs.yaml")
+    errors = [d for d in info.value.diagnostics if d["severity"] == "error"]
+    assert len(errors) >= 1
+    d = errors[0]
+    line = next(i for i, l in enumerate(text.splitlines(), 1) if "weight: -5" in l)
+    assert (d["file"], d["line"]) == ("vs.yaml", line)
+    assert d["column"] == text.splitlines()[line - 1].index("-5") + 1
+    assert d["resource"] == "VirtualService production/myapp"
+    assert d["path"] == "spec.http[1].route[1].weight"
+    assert "vs.yaml:%d:" % line in str(info.value)
+
+
+def test_broken_yaml_raises_with_line_and_column():
+    with pytest.raises(MeshConfigError) as info:
+        Mesh.from_yaml("kind: VirtualService\nspec:\n  hosts: [myapp\n", file="bad.yaml")
+    d = info.value.diagnostics[0]
+    assert set(d) == {"severity", "file", "line", "column", "resource", "path", "message"}
+    assert d["severity"] == "error" and d["file"] == "bad.yaml"
+    assert d["line"] >= 3 and d["column"] >= 1
+    assert "invalid YAML" in d["message"]
+
+
+def test_missing_path_raises():
+    with pytest.raises(MeshConfigError, match="cannot read"):
+        Mesh.from_path(EXAMPLES / "nope.yaml")
+
+
+@pytest.mark.parametrize(
+    "request_, message",
+    [
+        ({"url": "http://myapp/", "header": {}}, "unknown field `header`"),
+        ({"url": "http://myapp/", "workload": "client"}, "expected NS/NAME"),
+        ({"url": "http://myapp/", "port": 80}, "gateway and port"),
+        ({"url": "/no-host"}, "no host"),
+        ({"url": "http://myapp/", "seed": -1}, "request: seed: "),
+        ({"method": "GET"}, "missing field `url`"),
+        ({"url": "http://myapp/", "headers": "x-version: v2"}, r"list of \[name, value\] pairs"),
+    ],
+)
+def test_bad_requests_raise_mesh_request_error(myapp, request_, message):
+    with pytest.raises(MeshRequestError, match=message):
+        myapp.route(request_)
+
+
+def test_one_mesh_many_threads(myapp):
+    reqs = [sidecar("http://myapp/api/x", seed=s) for s in range(400)]
+    alone = [myapp.route(r) for r in reqs]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        assert list(pool.map(myapp.route, reqs)) == alone
+
+
+def test_stubs_and_marker_ship():
+    pkg = Path(mesh_core.__file__).parent
+    assert (pkg / "py.typed").exists()
+    assert any(pkg.glob("*.pyi"))
