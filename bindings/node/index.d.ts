@@ -74,6 +74,13 @@ export interface Request {
   source_ip?: string
   /** The connection is mutual TLS. */
   mtls?: boolean
+  /**
+   * The workload receiving the request (`NS/NAME`), for `mtls` and `authz`; absent: the
+   * sidecar's own workload.
+   */
+  destination_workload?: string
+  /** The receiving workload's labels. */
+  destination_labels?: Record<string, string>
   /** Seed for the weighted picks (0 when absent). */
   seed?: number
 }

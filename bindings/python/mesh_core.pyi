@@ -30,6 +30,11 @@ class Request(_RequestRequired, total=False):
     source_ip: str
     mtls: bool
     """The connection is mutual TLS (without it the peer carries no identity)."""
+    destination_workload: str
+    """The workload ``NS/NAME`` receiving the request, for ``mtls`` and ``authz`` (default: the
+    sidecar's own workload)."""
+    destination_labels: Mapping[str, str]
+    """The receiving workload's labels."""
     seed: int
     """Seed for the weighted picks (0 when absent)."""
 

@@ -47,9 +47,28 @@ pub struct RequestSpec {
     /// The connection is mutual TLS.
     #[serde(default)]
     pub mtls: bool,
+    /// The workload receiving the request (`NS/NAME`), for the `mtls` and `authz` keys;
+    /// absent: the sidecar's own workload.
+    #[serde(default)]
+    pub destination_workload: Option<String>,
+    /// The receiving workload's labels.
+    #[serde(default)]
+    pub destination_labels: BTreeMap<String, String>,
     /// Seed for the weighted picks.
     #[serde(default)]
     pub seed: u64,
+}
+
+/// `NS/NAME` with labels as a workload.
+fn workload(name: &str, labels: &BTreeMap<String, String>) -> Result<Workload, RequestError> {
+    match name.split_once('/') {
+        Some((ns, n)) if !ns.is_empty() && !n.is_empty() && !n.contains('/') => Ok(Workload {
+            namespace: ns.to_owned(),
+            name: n.to_owned(),
+            labels: labels.clone(),
+        }),
+        _ => Err(RequestError::Workload(name.to_owned())),
+    }
 }
 
 /// Request headers.
@@ -163,7 +182,7 @@ impl RequestSpec {
                 gateway: gateway.clone(),
                 port,
             },
-            (None, None) => ProxyScope::Sidecar(self.workload()?),
+            (None, None) => ProxyScope::Sidecar(workload(&self.workload, &self.labels)?),
             _ => return Err(RequestError::GatewayPort),
         };
         Ok(ExplainRequest {
@@ -177,20 +196,12 @@ impl RequestSpec {
                 ip: self.source_ip.clone(),
                 mtls: self.mtls,
             },
+            destination: self
+                .destination_workload
+                .as_deref()
+                .map(|w| workload(w, &self.destination_labels))
+                .transpose()?,
             seed: self.seed,
         })
-    }
-
-    fn workload(&self) -> Result<Workload, RequestError> {
-        match self.workload.split_once('/') {
-            Some((ns, name)) if !ns.is_empty() && !name.is_empty() && !name.contains('/') => {
-                Ok(Workload {
-                    namespace: ns.to_owned(),
-                    name: name.to_owned(),
-                    labels: self.labels.clone(),
-                })
-            }
-            _ => Err(RequestError::Workload(self.workload.clone())),
-        }
     }
 }

@@ -96,6 +96,13 @@ pub struct Request {
     pub source_ip: Option<String>,
     /// The connection is mutual TLS.
     pub mtls: Option<bool>,
+    /// The workload receiving the request (`NS/NAME`), for `mtls` and `authz`; absent: the
+    /// sidecar's own workload.
+    #[napi(js_name = "destination_workload")]
+    pub destination_workload: Option<String>,
+    /// The receiving workload's labels.
+    #[napi(js_name = "destination_labels", ts_type = "Record<string, string>")]
+    pub destination_labels: Option<()>,
     /// Seed for the weighted picks (0 when absent).
     pub seed: Option<u32>,
 }

@@ -132,3 +132,18 @@ test('bad requests throw', () => {
   ]
   for (const [req, msg] of cases) assert.throws(() => myapp.route(req), msg)
 })
+
+test('authz and mtls at the destination workload', () => {
+  const m = meshOf('authorizationpolicy-myapp', 'peerauthentication')
+  const dest = { destination_workload: 'production/myapp', destination_labels: { app: 'myapp' } }
+  const frontend = { source_principal: 'cluster.local/ns/production/sa/frontend', mtls: true }
+  let e = m.explain(sidecar('http://myapp/api/users', { ...dest, ...frontend }))
+  assert.equal(e.authz.workload, 'production/myapp')
+  assert.equal(e.authz.decision, 'ALLOW')
+  assert.notEqual(e.mtls, null)
+  const other = { source_principal: 'cluster.local/ns/production/sa/other', mtls: true }
+  e = m.explain(sidecar('http://myapp/api/users', { ...dest, ...other }))
+  assert.deepEqual([e.authz.decision, e.authz.status], ['DENY', 403])
+  e = m.explain(sidecar('http://myapp/health', dest))
+  assert.equal(e.authz.decision, 'ALLOW')
+})

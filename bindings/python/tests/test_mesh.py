@@ -183,3 +183,18 @@ def test_stubs_and_marker_ship():
     pkg = Path(mesh_core.__file__).parent
     assert (pkg / "py.typed").exists()
     assert any(pkg.glob("*.pyi"))
+
+
+def test_authz_and_mtls_at_the_destination_workload():
+    m = mesh_of("authorizationpolicy-myapp", "peerauthentication")
+    dest = {"destination_workload": "production/myapp", "destination_labels": {"app": "myapp"}}
+    frontend = {"source_principal": "cluster.local/ns/production/sa/frontend", "mtls": True}
+    e = m.explain(sidecar("http://myapp/api/users", **dest, **frontend))
+    assert e["authz"]["workload"] == "production/myapp"
+    assert e["authz"]["decision"] == "ALLOW"
+    assert e["mtls"] is not None
+    other = {"source_principal": "cluster.local/ns/production/sa/other", "mtls": True}
+    e = m.explain(sidecar("http://myapp/api/users", **dest, **other))
+    assert (e["authz"]["decision"], e["authz"]["status"]) == ("DENY", 403)
+    e = m.explain(sidecar("http://myapp/health", **dest))
+    assert e["authz"]["decision"] == "ALLOW"
