@@ -3,6 +3,7 @@
 
 use crate::path::FieldPath;
 use crate::resource::{Action, AuthorizationPolicySpec, Resource};
+use crate::security::authz::action_name;
 use crate::validate::Report;
 
 use super::{rule, scope};
@@ -111,15 +112,5 @@ fn dry_run(res: &Resource, action: Action, r: &mut Report) {
             &at,
             format!("{DRY_RUN} must be \"true\" or \"false\", not {value:?}"),
         );
-    }
-}
-
-/// The action as written in YAML.
-pub const fn action_name(a: Action) -> &'static str {
-    match a {
-        Action::Allow => "ALLOW",
-        Action::Deny => "DENY",
-        Action::Audit => "AUDIT",
-        Action::Custom => "CUSTOM",
     }
 }

@@ -37,27 +37,6 @@ const GO_STATUS_CODES: &[i64] = &[
     506, 507, 508, 510, 511,
 ];
 
-/// gRPC status names Istio accepts for `fault.abort.grpcStatus` (`grpc.SupportedGRPCStatus`).
-const GRPC_CODES: [&str; 17] = [
-    "OK",
-    "CANCELLED",
-    "UNKNOWN",
-    "INVALID_ARGUMENT",
-    "DEADLINE_EXCEEDED",
-    "NOT_FOUND",
-    "ALREADY_EXISTS",
-    "PERMISSION_DENIED",
-    "RESOURCE_EXHAUSTED",
-    "FAILED_PRECONDITION",
-    "ABORTED",
-    "OUT_OF_RANGE",
-    "UNIMPLEMENTED",
-    "INTERNAL",
-    "UNAVAILABLE",
-    "DATA_LOSS",
-    "UNAUTHENTICATED",
-];
-
 /// CORS methods Istio accepts (Go's `net/http` method constants and `*`).
 const CORS_METHODS: [&str; 10] = [
     "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "CONNECT", "OPTIONS", "TRACE", "*",
@@ -216,7 +195,11 @@ fn abort(r: &mut Report, path: &FieldPath, a: &FaultAbort) {
             format!("HTTP status {s} must be in the range 200-599"),
         );
     }
-    if let Some(g) = a.grpc_status.as_deref().filter(|g| !GRPC_CODES.contains(g)) {
+    if let Some(g) = a
+        .grpc_status
+        .as_deref()
+        .filter(|g| !crate::resilience::fault::GRPC_CODES.contains(g))
+    {
         r.error(
             &path.key("grpcStatus"),
             format!(
