@@ -12,26 +12,7 @@ use crate::route::action::{AbortError, FaultPolicy};
 /// One million: the denominator of every fault percentage.
 pub const MILLION: u32 = 1_000_000;
 
-/// gRPC status names by code.
-pub const GRPC_CODES: [&str; 17] = [
-    "OK",
-    "CANCELLED",
-    "UNKNOWN",
-    "INVALID_ARGUMENT",
-    "DEADLINE_EXCEEDED",
-    "NOT_FOUND",
-    "ALREADY_EXISTS",
-    "PERMISSION_DENIED",
-    "RESOURCE_EXHAUSTED",
-    "FAILED_PRECONDITION",
-    "ABORTED",
-    "OUT_OF_RANGE",
-    "UNIMPLEMENTED",
-    "INTERNAL",
-    "UNAVAILABLE",
-    "DATA_LOSS",
-    "UNAUTHENTICATED",
-];
+pub use crate::resource::GRPC_CODES;
 
 /// A fault the engine cannot inject.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

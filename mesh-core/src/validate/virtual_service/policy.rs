@@ -198,7 +198,7 @@ fn abort(r: &mut Report, path: &FieldPath, a: &FaultAbort) {
     if let Some(g) = a
         .grpc_status
         .as_deref()
-        .filter(|g| !crate::resilience::fault::GRPC_CODES.contains(g))
+        .filter(|g| !crate::resource::GRPC_CODES.contains(g))
     {
         r.error(
             &path.key("grpcStatus"),
