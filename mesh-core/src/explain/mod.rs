@@ -1,0 +1,334 @@
+//! `explain`: every decision the mesh makes for one request, as one JSON document. This is the
+//! decision schema shared by the CLI and the Python, Node and C bindings (documented in the
+//! README).
+
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use serde::Serialize;
+
+use crate::model::{Mesh, Workload};
+use crate::route::RouteRequest;
+use crate::security::normalize;
+
+pub use self::authz::AuthzView;
+
+mod authz;
+mod policy;
+mod request;
+mod route;
+mod view;
+
+mod mtls;
+
+pub use self::mtls::{DecidedByView, IgnoredView, MtlsView};
+pub use self::view::*;
+
+use self::policy::{policy_view, profile_view};
+use self::request::parse_request;
+use self::route::{percent, route_view};
+
+/// Where the request is evaluated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ProxyScope {
+    /// The sidecar beside a workload (outbound).
+    Sidecar(Workload),
+    /// A gateway (`ns/name`) listener port; the workload is the gateway's own deployment.
+    Gateway {
+        /// `ns/name` of the Gateway resource.
+        gateway: String,
+        /// Server port.
+        port: u16,
+    },
+}
+
+/// A request to explain.
+#[derive(Clone, Debug)]
+pub struct ExplainRequest {
+    /// Method as sent.
+    pub method: String,
+    /// Absolute URL (`http://host[:port]/path?query`) or origin-form with a `host` header.
+    pub url: String,
+    /// Headers (names case-insensitive).
+    pub headers: Vec<(String, String)>,
+    /// The evaluating proxy.
+    pub scope: ProxyScope,
+    /// The peer: who sent the request on which connection.
+    pub source: SourceFacts,
+    /// The receiving workload for authorization and mTLS (default: the sidecar's own).
+    pub destination: Option<Workload>,
+    /// Seed for the weighted picks.
+    pub seed: u64,
+}
+
+// === impl ExplainRequest ===
+
+impl ExplainRequest {
+    /// A request from a `"METHOD URL"` line and `(name, value)` headers, evaluated at `scope`
+    /// with no peer identity and seed 0.
+    pub fn from_line(
+        line: &str,
+        headers: &[(&str, &str)],
+        scope: ProxyScope,
+    ) -> Result<Self, ExplainError> {
+        let (method, url) = line
+            .trim()
+            .split_once(char::is_whitespace)
+            .ok_or_else(|| ExplainError::Url(line.to_owned()))?;
+        Ok(ExplainRequest {
+            method: method.to_owned(),
+            url: url.trim().to_owned(),
+            headers: headers
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            scope,
+            source: SourceFacts::default(),
+            destination: None,
+            seed: 0,
+        })
+    }
+
+    /// The workload that receives the request (for `mtls` and `authz`), and its labels.
+    pub fn with_destination(mut self, destination: Workload) -> Self {
+        self.destination = Some(destination);
+        self
+    }
+
+    /// The same request with another seed.
+    pub fn with_seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+}
+
+/// The peer of a request, as the receiving side's TLS acceptor would see it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct SourceFacts {
+    /// The peer principal (`cluster.local/ns/x/sa/y`); only with mTLS.
+    pub principal: Option<String>,
+    /// The peer namespace; only with mTLS.
+    pub namespace: Option<String>,
+    /// The peer IP.
+    pub ip: Option<String>,
+    /// True when the connection is mutual TLS.
+    pub mtls: bool,
+}
+
+/// Why a request could not be explained.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ExplainError {
+    /// The URL is not an absolute URL or a path.
+    #[error("invalid URL {0:?}: expected http://host/path or https://host/path")]
+    Url(String),
+    /// A method that is not an HTTP token.
+    #[error("invalid method {0:?}")]
+    Method(String),
+    /// A header that cannot be sent.
+    #[error("invalid header {0:?}")]
+    Header(String),
+    /// No host in the URL or headers.
+    #[error("the request has no host: give an absolute URL or a host header")]
+    NoHost,
+    /// The gateway or port does not exist.
+    #[error("gateway {gateway:?} has no server on port {port} among the loaded resources")]
+    UnknownGateway {
+        /// The gateway.
+        gateway: String,
+        /// The port.
+        port: u16,
+    },
+}
+
+/// The decision document.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Explanation {
+    /// The request as understood.
+    pub request: RequestView,
+    /// The proxy that evaluated it.
+    pub proxy: ProxyView,
+    /// The peer (identity fields are dropped without mTLS: plaintext carries no identity).
+    pub source: SourceFacts,
+    /// The service the host stands for.
+    pub service: String,
+    /// VirtualService routing.
+    pub route: RouteView,
+    /// DestinationRule policy for the picked destination (`null` when nothing is forwarded).
+    pub destination_policy: Option<PolicyView>,
+    /// Linkerd ServiceProfile decision for the service.
+    pub profile: Option<ProfileView>,
+    /// SMI TrafficSplit decision for the service.
+    pub traffic_split: Option<SplitView>,
+    /// Peer authentication of the receiving workload on the request's port.
+    pub mtls: Option<MtlsView>,
+    /// AuthorizationPolicy verdict at the receiving workload (`null` at a gateway without a
+    /// destination workload).
+    pub authz: Option<AuthzView>,
+    /// Defaults applied and quirks met, in words.
+    pub notes: Vec<String>,
+}
+
+// === explain ===
+
+/// Explains one request against a mesh snapshot.
+pub fn explain(mesh: &Mesh, req: &ExplainRequest) -> Result<Explanation, ExplainError> {
+    let parsed = parse_request(req)?;
+    let view = parsed.view();
+    // Istio normalizes the path once, before routing and authorization (spec §6.8); a request
+    // that cannot be normalized safely is answered 400 and never routed.
+    let mode = mesh.config().path_normalization;
+    let normalized =
+        normalize::check_method(&view.method).and_then(|()| normalize::normalize(&view.path, mode));
+    let route_path = normalized
+        .as_ref()
+        .map_or(view.path.as_str(), |n| n.path.as_ref());
+    let rr = RouteRequest {
+        method: &view.method,
+        scheme: &view.scheme,
+        authority: &view.authority,
+        path: route_path,
+        query: view.query.as_deref(),
+        headers: &parsed.headers,
+        port: view.port,
+    };
+    let mut rng = StdRng::seed_from_u64(req.seed);
+    let mut notes = Vec::new();
+    let (client_ns, proxy) = match &req.scope {
+        ProxyScope::Sidecar(w) => (
+            w.namespace.clone(),
+            ProxyView::Sidecar {
+                workload: format!("{}/{}", w.namespace, w.name),
+                labels: w.labels.clone(),
+            },
+        ),
+        ProxyScope::Gateway { gateway, port } => (
+            gateway.split('/').next().unwrap_or("default").to_owned(),
+            ProxyView::Gateway {
+                gateway: gateway.clone(),
+                port: *port,
+            },
+        ),
+    };
+    let (route, service) = match &req.scope {
+        ProxyScope::Sidecar(w) => {
+            let vhosts = mesh.sidecar_routes(w);
+            let (decision, res) = mesh.route_sidecar(&vhosts, &w.namespace, &rr);
+            let route = route_view(mesh, decision, &rr, &res.service, &mut rng, &mut notes);
+            (route, res.service)
+        }
+        ProxyScope::Gateway { gateway, port } => {
+            let vhosts = mesh.gateway_routes(gateway, *port).ok_or_else(|| {
+                ExplainError::UnknownGateway {
+                    gateway: gateway.clone(),
+                    port: *port,
+                }
+            })?;
+            let (decision, host) = Mesh::route_gateway(&vhosts, &rr);
+            let route = route_view(mesh, decision, &rr, &host, &mut rng, &mut notes);
+            (route, host)
+        }
+    };
+    let route = match &normalized {
+        Ok(n) => {
+            if n.path != view.path {
+                notes.push(format!(
+                    "path normalized ({}) to {:?} before routing and authorization",
+                    mode.name(),
+                    n.path
+                ));
+            }
+            route
+        }
+        Err(why) => {
+            notes.push(format!("rejected with 400 before routing: {why}"));
+            RouteView {
+                action: "rejected",
+                status: Some(400),
+                ..RouteView::default()
+            }
+        }
+    };
+    let destination_policy = route.picked.as_ref().map(|p| {
+        let policy = mesh.destination_policy(&p.host, &client_ns, p.subset.as_deref(), p.port);
+        policy_view(mesh, &p.host, policy, &mut notes)
+    });
+    let profile_target = route
+        .picked
+        .as_ref()
+        .map_or(service.as_str(), |p| p.host.as_str());
+    let profile = mesh
+        .profile(profile_target, &client_ns)
+        .map(|p| profile_view(p, &rr, &mut rng, &mut notes));
+    let traffic_split = mesh.traffic_split(profile_target).map(|s| {
+        let picked = s
+            .set
+            .as_ref()
+            .map_or_else(|| s.apex.clone(), |set| set.pick(&mut rng).1.clone());
+        let total: u64 = s.backends.iter().map(|(_, w)| *w).sum();
+        SplitView {
+            traffic_split: s.name.clone(),
+            apex: s.apex.clone(),
+            backends: s
+                .backends
+                .iter()
+                .map(|(b, w)| SplitBackendView {
+                    service: b.clone(),
+                    weight_milli: *w,
+                    percent: percent(*w, total),
+                })
+                .collect(),
+            picked,
+        }
+    });
+    let receiver = receiving_workload(mesh, req);
+    let mtls = mtls::mtls_view(mesh, &receiver, view.port, &req.source, &mut notes);
+    let source = if req.source.mtls {
+        req.source.clone()
+    } else {
+        SourceFacts {
+            principal: None,
+            namespace: None,
+            ..req.source.clone()
+        }
+    };
+    let authz = authz::view(mesh, req, &view, &parsed.headers, &mut notes);
+    Ok(Explanation {
+        request: view,
+        proxy,
+        source,
+        service,
+        route,
+        destination_policy,
+        profile,
+        traffic_split,
+        mtls,
+        authz,
+        notes,
+    })
+}
+
+/// The workload receiving the request: the one named, else the sidecar's own workload, else
+/// the gateway's deployment (its namespace and selector labels).
+fn receiving_workload(mesh: &Mesh, req: &ExplainRequest) -> Workload {
+    if let Some(w) = &req.destination {
+        return w.clone();
+    }
+    match &req.scope {
+        ProxyScope::Sidecar(w) => w.clone(),
+        ProxyScope::Gateway { gateway, .. } => {
+            let (namespace, name) = gateway.split_once('/').unwrap_or(("default", gateway));
+            Workload {
+                namespace: namespace.to_owned(),
+                name: name.to_owned(),
+                labels: mesh
+                    .gateways()
+                    .iter()
+                    .find(|g| g.name == *gateway)
+                    .map(|g| g.spec.selector.clone())
+                    .unwrap_or_default(),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
