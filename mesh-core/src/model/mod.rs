@@ -4,6 +4,7 @@ pub mod destination;
 pub mod host;
 pub mod registry;
 mod routes;
+mod security;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -163,6 +164,7 @@ impl Mesh {
             mesh.cross_check(res, &mut report);
             push_issues(&mut diags, res, report);
         }
+        security::check(&resources, &mesh.config.root_namespace, &mut diags);
         mesh.resources = resources;
         (mesh, diags)
     }

@@ -342,3 +342,69 @@ fn traffic_split_route_groups_fail_closed() {
     assert_eq!((d.path.as_str(), d.line), ("spec.matches", 8));
     assert!(d.message.contains("not supported"));
 }
+
+#[test]
+fn ignored_peer_authentications_are_warnings_at_load() {
+    let docs = [
+        doc("PeerAuthentication", "prod/first", "mtls: {mode: STRICT}"),
+        doc("PeerAuthentication", "prod/second", "mtls: {mode: DISABLE}"),
+        doc(
+            "PeerAuthentication",
+            "istio-system/scoped",
+            "selector: {matchLabels: {app: a}}\nmtls: {mode: DISABLE}",
+        ),
+    ];
+    let (_, warnings) = Mesh::from_yaml("pa.yaml", &docs.concat()).expect("valid");
+    let found: Vec<_> = warnings
+        .iter()
+        .map(|d| {
+            (
+                d.resource.clone().unwrap_or_default(),
+                d.path.clone(),
+                d.line,
+            )
+        })
+        .collect();
+    assert!(
+        found.contains(&(
+            "PeerAuthentication prod/second".into(),
+            "metadata.name".into(),
+            12
+        )),
+        "{found:?}"
+    );
+    assert!(
+        warnings.iter().any(|d| d
+            .message
+            .contains("older namespace-wide PeerAuthentication prod/first")),
+        "{warnings:?}"
+    );
+    // The root-namespace selector is reported once, by validation, where it is written.
+    let scoped: Vec<_> = warnings
+        .iter()
+        .filter(|d| d.resource.as_deref() == Some("PeerAuthentication istio-system/scoped"))
+        .map(|d| d.path.as_str())
+        .collect();
+    assert_eq!(scoped, ["spec.selector"]);
+    assert!(
+        !warnings
+            .iter()
+            .any(|d| d.resource.as_deref() == Some("PeerAuthentication prod/first"))
+    );
+}
+
+#[test]
+fn unenforceable_authorization_values_are_warnings_with_their_effect() {
+    let policy = doc(
+        "AuthorizationPolicy",
+        "prod/deny-filter",
+        "action: DENY\nrules:\n- when:\n  - key: experimental.envoy.filters.network.mysql_proxy[db.table]\n    values: [\"[update]\"]",
+    );
+    let (_, warnings) = Mesh::from_yaml("authz.yaml", &policy).expect("valid");
+    let w = warnings
+        .iter()
+        .find(|d| d.resource.as_deref() == Some("AuthorizationPolicy prod/deny-filter"))
+        .expect("a warning on the policy");
+    assert!(w.path.starts_with("spec.rules[0].when[0]"), "{w:?}");
+    assert!(w.message.contains("the condition is dropped"), "{w:?}");
+}
