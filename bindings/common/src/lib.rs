@@ -54,7 +54,8 @@ pub fn explain(mesh: &Mesh, spec: &RequestSpec) -> Result<Explanation, RequestEr
 /// The routing part of the decision (`explain(..).route`), with the destination picked with
 /// the request's seed.
 pub fn route(mesh: &Mesh, spec: &RequestSpec) -> Result<RouteView, RequestError> {
-    explain(mesh, spec).map(|e| e.route)
+    let req = spec.to_explain_request()?;
+    mesh_core::explain::route(mesh, &req).map_err(RequestError::from)
 }
 
 /// Diagnostics as the JSON array every binding exposes (severity, file, line, column,

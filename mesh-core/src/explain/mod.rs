@@ -24,7 +24,7 @@ pub use self::mtls::{DecidedByView, IgnoredView, MtlsView};
 pub use self::view::*;
 
 use self::policy::{policy_view, profile_view};
-use self::request::parse_request;
+use self::request::{ParsedRequest, parse_request};
 use self::route::{percent, route_view};
 
 /// Where the request is evaluated.
@@ -173,23 +173,8 @@ pub struct Explanation {
 pub fn explain(mesh: &Mesh, req: &ExplainRequest) -> Result<Explanation, ExplainError> {
     let parsed = parse_request(req)?;
     let view = parsed.view();
-    // Istio normalizes the path once, before routing and authorization (spec §6.8); a request
-    // that cannot be normalized safely is answered 400 and never routed.
-    let mode = mesh.config().path_normalization;
-    let normalized =
-        normalize::check_method(&view.method).and_then(|()| normalize::normalize(&view.path, mode));
-    let route_path = normalized
-        .as_ref()
-        .map_or(view.path.as_str(), |n| n.path.as_ref());
-    let rr = RouteRequest {
-        method: &view.method,
-        scheme: &view.scheme,
-        authority: &view.authority,
-        path: route_path,
-        query: view.query.as_deref(),
-        headers: &parsed.headers,
-        port: view.port,
-    };
+    let normalized = normalized_path(mesh, &view);
+    let rr = route_request(&view, &parsed, &normalized);
     let mut rng = StdRng::seed_from_u64(req.seed);
     let mut notes = Vec::new();
     let (client_ns, proxy) = match &req.scope {
@@ -208,45 +193,7 @@ pub fn explain(mesh: &Mesh, req: &ExplainRequest) -> Result<Explanation, Explain
             },
         ),
     };
-    let (route, service) = match &req.scope {
-        ProxyScope::Sidecar(w) => {
-            let vhosts = mesh.sidecar_routes(w);
-            let (decision, res) = mesh.route_sidecar(&vhosts, &w.namespace, &rr);
-            let route = route_view(mesh, decision, &rr, &res.service, &mut rng, &mut notes);
-            (route, res.service)
-        }
-        ProxyScope::Gateway { gateway, port } => {
-            let vhosts = mesh.gateway_routes(gateway, *port).ok_or_else(|| {
-                ExplainError::UnknownGateway {
-                    gateway: gateway.clone(),
-                    port: *port,
-                }
-            })?;
-            let (decision, host) = Mesh::route_gateway(&vhosts, &rr);
-            let route = route_view(mesh, decision, &rr, &host, &mut rng, &mut notes);
-            (route, host)
-        }
-    };
-    let route = match &normalized {
-        Ok(n) => {
-            if n.path != view.path {
-                notes.push(format!(
-                    "path normalized ({}) to {:?} before routing and authorization",
-                    mode.name(),
-                    n.path
-                ));
-            }
-            route
-        }
-        Err(why) => {
-            notes.push(format!("rejected with 400 before routing: {why}"));
-            RouteView {
-                action: "rejected",
-                status: Some(400),
-                ..RouteView::default()
-            }
-        }
-    };
+    let (route, service) = decide_route(mesh, req, &rr, &normalized, &view, &mut rng, &mut notes)?;
     let destination_policy = route.picked.as_ref().map(|p| {
         let policy = mesh.destination_policy(&p.host, &client_ns, p.subset.as_deref(), p.port);
         policy_view(mesh, &p.host, policy, &mut notes)
@@ -304,6 +251,99 @@ pub fn explain(mesh: &Mesh, req: &ExplainRequest) -> Result<Explanation, Explain
         authz,
         notes,
     })
+}
+
+/// Only the `route` key of [`explain`], for the same request and seed (the same destination is
+/// picked), without the policy, profile and security keys: what the bindings' `route` returns.
+pub fn route(mesh: &Mesh, req: &ExplainRequest) -> Result<RouteView, ExplainError> {
+    let parsed = parse_request(req)?;
+    let view = parsed.view();
+    let normalized = normalized_path(mesh, &view);
+    let rr = route_request(&view, &parsed, &normalized);
+    let mut rng = StdRng::seed_from_u64(req.seed);
+    let mut notes = Vec::new();
+    decide_route(mesh, req, &rr, &normalized, &view, &mut rng, &mut notes).map(|(r, _)| r)
+}
+
+/// Istio normalizes the path once, before routing and authorization (spec §6.8).
+fn normalized_path<'v>(
+    mesh: &Mesh,
+    view: &'v RequestView,
+) -> Result<normalize::NormalizedPath<'v>, normalize::Rejected> {
+    let mode = mesh.config().path_normalization;
+    normalize::check_method(&view.method).and_then(|()| normalize::normalize(&view.path, mode))
+}
+
+/// The routing facts of the request, with the normalized path when there is one.
+fn route_request<'a>(
+    view: &'a RequestView,
+    parsed: &'a ParsedRequest,
+    normalized: &'a Result<normalize::NormalizedPath<'a>, normalize::Rejected>,
+) -> RouteRequest<'a> {
+    RouteRequest {
+        method: &view.method,
+        scheme: &view.scheme,
+        authority: &view.authority,
+        path: normalized
+            .as_ref()
+            .map_or(view.path.as_str(), |n| n.path.as_ref()),
+        query: view.query.as_deref(),
+        headers: &parsed.headers,
+        port: view.port,
+    }
+}
+
+/// Routes at the sidecar or gateway of `req.scope`: the route view and the service the request
+/// is for. A request that cannot be normalized safely is answered 400 and never routed.
+fn decide_route(
+    mesh: &Mesh,
+    req: &ExplainRequest,
+    rr: &RouteRequest<'_>,
+    normalized: &Result<normalize::NormalizedPath<'_>, normalize::Rejected>,
+    view: &RequestView,
+    rng: &mut StdRng,
+    notes: &mut Vec<String>,
+) -> Result<(RouteView, String), ExplainError> {
+    let (route, service) = match &req.scope {
+        ProxyScope::Sidecar(w) => {
+            let vhosts = mesh.sidecar_routes(w);
+            let (decision, res) = mesh.route_sidecar(&vhosts, &w.namespace, rr);
+            let route = route_view(mesh, decision, rr, &res.service, rng, notes);
+            (route, res.service)
+        }
+        ProxyScope::Gateway { gateway, port } => {
+            let vhosts = mesh.gateway_routes(gateway, *port).ok_or_else(|| {
+                ExplainError::UnknownGateway {
+                    gateway: gateway.clone(),
+                    port: *port,
+                }
+            })?;
+            let (decision, host) = Mesh::route_gateway(&vhosts, rr);
+            let route = route_view(mesh, decision, rr, &host, rng, notes);
+            (route, host)
+        }
+    };
+    let route = match normalized {
+        Ok(n) => {
+            if n.path != view.path {
+                notes.push(format!(
+                    "path normalized ({}) to {:?} before routing and authorization",
+                    mesh.config().path_normalization.name(),
+                    n.path
+                ));
+            }
+            route
+        }
+        Err(why) => {
+            notes.push(format!("rejected with 400 before routing: {why}"));
+            RouteView {
+                action: "rejected",
+                status: Some(400),
+                ..RouteView::default()
+            }
+        }
+    };
+    Ok((route, service))
 }
 
 /// The workload receiving the request: the one named, else the sidecar's own workload, else

@@ -371,3 +371,33 @@ fn a_path_that_cannot_be_normalized_is_rejected_before_routing() {
         assert!(e.destination_policy.is_none());
     }
 }
+
+#[test]
+fn route_alone_equals_the_route_key_of_explain() {
+    let docs = vs(
+        "- match: [{uri: {prefix: /api}}]\n  route:\n  - {destination: {host: a}, weight: 90}\n  - {destination: {host: b}, weight: 10}\n\
+                   - route: [{destination: {host: c}}]",
+    );
+    let m = mesh(&docs);
+    for (line, seed) in [
+        ("GET http://svc/api/x", 1),
+        ("GET http://svc/api/x", 2),
+        ("GET http://svc/api/x", 77),
+        ("GET http://svc/other/../api", 5),
+        ("GET http://svc/a%00", 5),
+        ("GET http://nowhere/x", 5),
+    ] {
+        let req = ExplainRequest::from_line(
+            line,
+            &[],
+            ProxyScope::Sidecar(crate::testutil::workload("ns/client", "")),
+        )
+        .unwrap()
+        .with_seed(seed);
+        assert_eq!(
+            route(&m, &req).unwrap(),
+            explain(&m, &req).unwrap().route,
+            "{line} {seed}"
+        );
+    }
+}
