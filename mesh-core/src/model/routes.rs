@@ -211,13 +211,20 @@ impl Mesh {
     /// `name.ns.svc` stand for `name.ns.svc.<domain>`.
     fn expand_short(&self, host: &str, client_ns: &str) -> Option<String> {
         let domain = &self.config.cluster_domain;
-        if host.parse::<std::net::IpAddr>().is_ok() {
+        // Only a name that could be an address is parsed as one (IPv6 has ':', IPv4 is digits).
+        let maybe_ip = host.contains(':') || host.bytes().all(|b| b.is_ascii_digit() || b == b'.');
+        if maybe_ip && host.parse::<std::net::IpAddr>().is_ok() {
             return None;
         }
-        match host.matches('.').count() {
-            0 if !host.is_empty() => Some(format!("{host}.{client_ns}.svc.{domain}")),
-            1 => Some(format!("{host}.svc.{domain}")),
-            2 if host.ends_with(".svc") => Some(format!("{host}.{domain}")),
+        let join = |parts: &[&str]| {
+            let mut out = String::with_capacity(parts.iter().map(|p| p.len()).sum());
+            parts.iter().for_each(|p| out.push_str(p));
+            out
+        };
+        match host.bytes().filter(|&b| b == b'.').count() {
+            0 if !host.is_empty() => Some(join(&[host, ".", client_ns, ".svc.", domain])),
+            1 => Some(join(&[host, ".svc.", domain])),
+            2 if host.ends_with(".svc") => Some(join(&[host, ".", domain])),
             _ => None,
         }
     }
