@@ -1,5 +1,9 @@
 //! End-to-end tests across crates, compiled as one binary.
 
 mod examples;
+mod in_process_client;
+#[allow(dead_code)]
+#[path = "../../examples/in_process_client.rs"]
+mod in_process_example;
 mod load_never_panics;
 mod support;
