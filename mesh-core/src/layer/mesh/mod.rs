@@ -20,21 +20,25 @@
 //! [`ReplayBody`] (replayed on retries). `poll_ready` reserves nothing: the cluster is only
 //! known once the request is routed, so readiness is awaited inside the response future.
 //!
-//! Not yet applied: `mirror` (see [`crate::layer::mirror`]), SMI TrafficSplit and
-//! ServiceProfile `dstOverrides` on the default route, CORS.
+//! Mirrors (after the fault, before the timeout) copy only requests whose body is known to be
+//! empty; others are forwarded without a copy (use [`crate::layer::mirror`] with a body that
+//! can be rebuilt from bytes). Not applied: SMI TrafficSplit and ServiceProfile `dstOverrides`
+//! on the default route, CORS.
 
+mod cache;
 mod edit;
 mod plan;
+mod serve;
 
 use std::collections::HashMap;
 use std::fmt;
-use std::future::{Future, poll_fn};
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use http::{Request, Response, StatusCode};
+use http::{Request, Response};
 use http_body::Body;
 use tower_layer::Layer;
 use tower_service::Service;
@@ -42,22 +46,14 @@ use tower_service::Service;
 pub use self::edit::{NO_CLUSTER, NO_ROUTE};
 pub use self::plan::{Cluster, ClusterPermits, MeshRetries, RetryPermit};
 
-use self::plan::{ClusterEntry, Plan, PlanSpec};
+use self::plan::{ClusterEntry, Plan};
 use crate::clock::{Clock, TokioClock};
 use crate::fxhash::FxHashMap;
-use crate::layer::balance::{Balance, BalanceConfig};
-use crate::layer::fault::abort_response;
-use crate::layer::pool::{PermitBody, PoolLimit};
-use crate::layer::retry::{PerTryTimeout, ReplayBody, SharedRng};
-use crate::layer::timeout::RouteTimeout;
-use crate::model::destination::LoadBalancer;
+use crate::layer::pool::PermitBody;
+use crate::layer::retry::{ReplayBody, SharedRng};
 use crate::model::{Mesh, Workload};
-use crate::profile::ProfileRoute;
 use crate::resilience::budget::RetryBudget;
-use crate::resilience::envoy_budget::EnvoyRetryBudget;
-use crate::resilience::pool::CircuitBreaker;
-use crate::route::action::{Action, Forward, RetryPolicy, RouteDestination};
-use crate::route::{Decision, RouteEntry, RouteRequest, VirtualHosts};
+use crate::route::VirtualHosts;
 
 /// Errors crossing tower layers.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -90,6 +86,9 @@ pub enum InvalidMesh {
     /// A retry policy the retry engine rejects.
     #[error("retry policy cannot be enforced: {0}")]
     Retry(String),
+    /// A mirror the mirror engine rejects.
+    #[error("mirror cannot be enforced: {0}")]
+    Mirror(String),
     /// A cluster whose load balancer, outlier detection or retry budget cannot be enforced.
     #[error("cluster {cluster}: {reason}")]
     Cluster {
@@ -305,312 +304,6 @@ impl<B> Future for ResponseFuture<B> {
     type Output = Result<Response<PermitBody<B>>, BoxError>;
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         self.project().inner.poll(cx)
-    }
-}
-
-// === impl Shared ===
-
-impl<M, C> Shared<M, C>
-where
-    M: MakeEndpoint,
-    C: Clock,
-{
-    async fn serve<B, RB>(&self, mut req: Request<B>) -> Result<Response<PermitBody<RB>>, BoxError>
-    where
-        M::Service:
-            Service<Request<ReplayBody<B>>, Response = Response<RB>> + Clone + Send + 'static,
-        <M::Service as Service<Request<ReplayBody<B>>>>::Future: Send,
-        <M::Service as Service<Request<ReplayBody<B>>>>::Error: Into<BoxError>,
-        B: Body<Data = Bytes> + Send + 'static,
-        B::Error: Into<BoxError>,
-        RB: Default + From<Bytes> + Send + 'static,
-    {
-        let (plan, response_ops) = match self.route(&mut req)? {
-            (Routed::Local(rsp), _) => return Ok(rsp.map(|b| PermitBody::new(RB::from(b)))),
-            (Routed::Forward(plan), ops) => (plan, ops),
-        };
-        // Envoy counts the request as active for the retry budget while it runs.
-        let _active = plan.budget.as_ref().map(EnvoyRetryBudget::start_request);
-        if let Some(fault) = &plan.fault {
-            let decision = self.rng.with(|rng| fault.decide(rng));
-            if let Some(delay) = decision.delay {
-                tokio::time::sleep(delay).await;
-            }
-            if let Some(abort) = decision.abort {
-                return Ok(abort_response(abort));
-            }
-        }
-        let mut svc = plan.retry.clone();
-        let forward = async move {
-            poll_fn(|cx| svc.poll_ready(cx)).await?;
-            svc.call(req).await
-        };
-        let result = match plan.timeout {
-            Some(after) => match tokio::time::timeout(after, forward).await {
-                Ok(r) => r,
-                Err(_) => {
-                    return Ok(RouteTimeout { after }
-                        .to_response::<RB>()
-                        .map(PermitBody::new));
-                }
-            },
-            None => forward.await,
-        };
-        let mut rsp = match result {
-            Ok(rsp) => rsp,
-            Err(e) => match e.downcast_ref::<PerTryTimeout>() {
-                Some(t) => t.to_response::<RB>().map(PermitBody::new),
-                None => return Err(e),
-            },
-        };
-        for ops in response_ops.into_iter().flatten() {
-            edit::apply_headers(rsp.headers_mut(), ops);
-        }
-        Ok(rsp)
-    }
-
-    /// Routes the request, applies the route's request edits and returns what to do, with the
-    /// response header operations (route, then destination).
-    #[allow(clippy::type_complexity)]
-    fn route<B>(
-        &self,
-        req: &mut Request<B>,
-    ) -> Result<
-        (
-            Routed<M::Service, C>,
-            Option<[&crate::route::action::HeaderOperations; 2]>,
-        ),
-        BoxError,
-    >
-    where
-        M::Service: Clone,
-    {
-        let rr = RouteRequest::from_http(req);
-        let (decision, res) = self
-            .mesh
-            .route_sidecar(&self.vhosts, &self.workload.namespace, &rr);
-        let (entry, forward) = match decision {
-            Decision::NotFound { .. } => {
-                let rsp = edit::flagged(StatusCode::NOT_FOUND, NO_ROUTE);
-                return Ok((Routed::Local(rsp), None));
-            }
-            Decision::HttpsRedirect { .. } => {
-                let location = format!(
-                    "https://{}{}",
-                    rr.authority,
-                    req.uri().path_and_query().map_or("/", |p| p.as_str())
-                );
-                return Ok((Routed::Local(edit::redirect(301, &location)), None));
-            }
-            Decision::Default => {
-                let profile = self.profile_route(&res.service, rr.method, rr.path)?;
-                let plan = self.default_plan(&res.service, rr.port, profile)?;
-                return Ok((plan, None));
-            }
-            Decision::Route { entry, .. } => match &entry.rule.action {
-                Action::Redirect(r) => {
-                    let location = r.location(
-                        entry.match_block(),
-                        rr.scheme,
-                        rr.authority,
-                        rr.path,
-                        rr.query,
-                        rr.port,
-                    );
-                    return Ok((Routed::Local(edit::redirect(r.status, &location)), None));
-                }
-                Action::DirectResponse(d) => return Ok((Routed::Local(edit::direct(d)), None)),
-                Action::Forward(f) => (entry, f),
-            },
-        };
-        let (index, dest) = self.rng.with(|rng| forward.destinations.pick(rng));
-        let profile = self.profile_route(&dest.host, rr.method, rr.path)?;
-        let port = dest.port.unwrap_or(rr.port);
-        let routed = self.route_plan(entry, index, forward, dest, port, profile)?;
-        // Istio: rewrite after matching, then route-level and destination-level header ops.
-        if let Some(rewrite) = &forward.rewrite {
-            edit::apply_rewrite(req, rewrite, entry.match_block());
-        }
-        edit::apply_headers(req.headers_mut(), &forward.headers.request);
-        edit::apply_headers(req.headers_mut(), &dest.headers.request);
-        let response_ops = (!edit::is_empty(&forward.headers.response)
-            || !edit::is_empty(&dest.headers.response))
-        .then_some([&forward.headers.response, &dest.headers.response]);
-        Ok((routed, response_ops))
-    }
-
-    /// The ServiceProfile route of the request on `host`, with its profile's budget.
-    fn profile_route(
-        &self,
-        host: &str,
-        method: &str,
-        path: &str,
-    ) -> Result<Option<(&ProfileRoute, Arc<RetryBudget>)>, InvalidMesh> {
-        let Some(profile) = self.mesh.profile(host, &self.workload.namespace) else {
-            return Ok(None);
-        };
-        let Some(route) = profile.route(method, path) else {
-            return Ok(None);
-        };
-        let key = std::ptr::from_ref(profile) as usize;
-        let mut budgets = lock(&self.budgets);
-        if let Some(b) = budgets.get(&key) {
-            return Ok(Some((route, b.clone())));
-        }
-        let budget = RetryBudget::try_new(&profile.retry_budget, self.clock.now())
-            .map(Arc::new)
-            .map_err(|e| InvalidMesh::Budget {
-                profile: format!("{}/{}", profile.namespace, profile.name),
-                reason: e.to_string(),
-            })?;
-        budgets.insert(key, budget.clone());
-        Ok(Some((route, budget)))
-    }
-
-    fn route_plan(
-        &self,
-        entry: &RouteEntry,
-        index: usize,
-        forward: &Forward,
-        dest: &RouteDestination,
-        port: u16,
-        profile: Option<(&ProfileRoute, Arc<RetryBudget>)>,
-    ) -> Result<Routed<M::Service, C>, BoxError>
-    where
-        M::Service: Clone,
-    {
-        let route_key = profile
-            .as_ref()
-            .map_or(0, |(r, _)| std::ptr::from_ref(*r) as usize);
-        let key = (Arc::as_ptr(&entry.rule) as usize, index, route_key, port);
-        if let Some(plan) = lock(&self.plans).get(&key) {
-            return Ok(Routed::Forward(plan.clone()));
-        }
-        let spec = PlanSpec {
-            timeout: forward.timeout.map(|d| d.to_std()),
-            fault: forward.fault.as_ref(),
-            retries: &forward.retries,
-            profile,
-        };
-        let routed = self.new_plan(&dest.host, dest.subset.as_deref(), port, spec)?;
-        if let Routed::Forward(plan) = &routed {
-            lock(&self.plans).insert(key, plan.clone());
-        }
-        Ok(routed)
-    }
-
-    fn default_plan(
-        &self,
-        service: &str,
-        port: u16,
-        profile: Option<(&ProfileRoute, Arc<RetryBudget>)>,
-    ) -> Result<Routed<M::Service, C>, BoxError>
-    where
-        M::Service: Clone,
-    {
-        let route_key = profile
-            .as_ref()
-            .map_or(0, |(r, _)| std::ptr::from_ref(*r) as usize);
-        if let Some(plans) = lock(&self.default_plans).get(service)
-            && let Some((_, _, plan)) = plans.iter().find(|(r, p, _)| *r == route_key && *p == port)
-        {
-            return Ok(Routed::Forward(plan.clone()));
-        }
-        let retries = RetryPolicy::istio_default();
-        let spec = PlanSpec {
-            timeout: None,
-            fault: None,
-            retries: &retries,
-            profile,
-        };
-        let routed = self.new_plan(service, None, port, spec)?;
-        if let Routed::Forward(plan) = &routed {
-            lock(&self.default_plans)
-                .entry(service.to_owned())
-                .or_default()
-                .push((route_key, port, plan.clone()));
-        }
-        Ok(routed)
-    }
-
-    fn new_plan(
-        &self,
-        host: &str,
-        subset: Option<&str>,
-        port: u16,
-        spec: PlanSpec<'_>,
-    ) -> Result<Routed<M::Service, C>, BoxError>
-    where
-        M::Service: Clone,
-    {
-        let Some((cluster, lb)) = self.cluster_entry(host, subset, port)? else {
-            let rsp = edit::flagged(StatusCode::SERVICE_UNAVAILABLE, NO_CLUSTER);
-            return Ok(Routed::Local(rsp));
-        };
-        let plan = plan::build(spec, &cluster, &lb, &self.rng, self.clock.clone())?;
-        Ok(Routed::Forward(Arc::new(plan)))
-    }
-
-    /// The cluster of (host, subset, port), built on first use; `None` when the subset is not
-    /// defined by any DestinationRule (Envoy: no cluster, 503 `NC`).
-    #[allow(clippy::type_complexity)]
-    fn cluster_entry(
-        &self,
-        host: &str,
-        subset: Option<&str>,
-        port: u16,
-    ) -> Result<Option<(Arc<ClusterEntry<M::Service, C>>, LoadBalancer)>, InvalidMesh> {
-        let policy =
-            self.mesh
-                .destination_policy(host, &self.workload.namespace, subset, Some(port));
-        let labels = match &policy.subset {
-            Some(s) => match &s.labels {
-                Some(l) => l.clone(),
-                None => return Ok(None),
-            },
-            None => Default::default(),
-        };
-        let key = (host.to_owned(), subset.map(str::to_owned), port);
-        let mut clusters = lock(&self.clusters);
-        if let Some(c) = clusters.get(&key) {
-            return Ok(Some((c.clone(), policy.load_balancer)));
-        }
-        let invalid = |reason: String| InvalidMesh::Cluster {
-            cluster: format!("{host}|{}|{port}", subset.unwrap_or("")),
-            reason,
-        };
-        let endpoints = match self.mesh.service(host) {
-            Some(svc) => svc
-                .endpoints_for(&labels)
-                .map(|e| {
-                    let addr = EndpointAddr {
-                        address: e.address.clone(),
-                        port: svc.endpoint_port(e, port),
-                    };
-                    let service = self.connect.make_endpoint(&addr);
-                    (addr, e.weight, service)
-                })
-                .collect(),
-            None => Vec::new(),
-        };
-        let config = BalanceConfig::from_policy(&policy);
-        let balance = self
-            .rng
-            .with(|rng| Balance::with_clock(endpoints, &config, rng, self.clock.clone()))
-            .map_err(|e| invalid(e.to_string()))?;
-        let breaker = CircuitBreaker::new(&policy.connection_pool);
-        let budget = policy
-            .retry_budget
-            .as_ref()
-            .map(EnvoyRetryBudget::try_new)
-            .transpose()
-            .map_err(|e| invalid(e.to_string()))?;
-        let entry = Arc::new(ClusterEntry {
-            service: PoolLimit::new(balance, breaker.clone()),
-            permits: ClusterPermits::new(breaker, budget),
-        });
-        clusters.insert(key, entry.clone());
-        Ok(Some((entry, policy.load_balancer)))
     }
 }
 

@@ -17,9 +17,10 @@ use crate::profile::ProfileRoute;
 use crate::resilience::budget::RetryBudget;
 use crate::resilience::envoy_budget::{ActiveRetry, EnvoyRetryBudget};
 use crate::resilience::fault::FaultInjector;
+use crate::resilience::mirror::{DEFAULT_MAX_BODY, HostRule, MirrorPolicy};
 use crate::resilience::pool::{CircuitBreaker, Permit};
 use crate::resilience::retry::{IstioRetry, ProfileRetry, RetryPermits, RetryState};
-use crate::route::action::{FaultPolicy, RetryPolicy};
+use crate::route::action::{FaultPolicy, Mirror, RetryPolicy};
 
 /// One destination cluster: circuit breakers in front of the balancer over its endpoints.
 pub type Cluster<S, C> = PoolLimit<Balance<EndpointAddr, S, C>>;
@@ -58,6 +59,9 @@ pub enum MeshRetries {
     Profile(ProfileRetries),
 }
 
+/// A route's mirrors and, in the same order, their clusters.
+pub(super) type Mirrors<S, C> = (MirrorPolicy, Vec<Option<Cluster<S, C>>>);
+
 /// Everything a forwarded request needs, built once per (rule, destination, profile route).
 pub(super) struct Plan<S, C> {
     pub(super) timeout: Option<Duration>,
@@ -65,6 +69,9 @@ pub(super) struct Plan<S, C> {
     pub(super) retry: Retry<Cluster<S, C>, MeshRetries, C>,
     /// Envoy counts active requests for the retry budget.
     pub(super) budget: Option<EnvoyRetryBudget>,
+    /// The route's mirrors and, in the same order, their clusters (`None`: an undefined
+    /// subset, never mirrored to).
+    pub(super) mirrors: Option<Mirrors<S, C>>,
 }
 
 // === impl ClusterPermits ===
@@ -137,6 +144,8 @@ pub(super) struct PlanSpec<'a> {
     pub(super) retries: &'a RetryPolicy,
     /// The ServiceProfile route and its profile's shared budget, when the host has one.
     pub(super) profile: Option<(&'a ProfileRoute, Arc<RetryBudget>)>,
+    /// The route's mirrors.
+    pub(super) mirrors: &'a [Mirror],
 }
 
 /// Builds a plan over a cached cluster. Istio: a VirtualService timeout wins; a ServiceProfile
@@ -145,6 +154,7 @@ pub(super) struct PlanSpec<'a> {
 pub(super) fn build<S, C>(
     spec: PlanSpec<'_>,
     cluster: &ClusterEntry<S, C>,
+    mirror_clusters: Vec<Option<Cluster<S, C>>>,
     load_balancer: &LoadBalancer,
     rng: &SharedRng,
     clock: C,
@@ -179,11 +189,19 @@ where
         }
     };
     let budget = cluster.permits.budget.clone();
+    let mirrors = if spec.mirrors.is_empty() {
+        None
+    } else {
+        let policy = MirrorPolicy::try_new(spec.mirrors, HostRule::Unchanged, DEFAULT_MAX_BODY)
+            .map_err(|e| InvalidMesh::Mirror(e.to_string()))?;
+        Some((policy, mirror_clusters))
+    };
     let layer = RetryLayer::with_rng(retries, rng.clone()).with_clock(clock);
     Ok(Plan {
         timeout,
         fault,
         retry: tower_layer::Layer::layer(&layer, cluster.service.clone()),
         budget,
+        mirrors,
     })
 }

@@ -402,3 +402,31 @@ async fn direct_response_and_rewrite_with_headers() {
         vec![("/new/x".to_owned(), "canary".to_owned())]
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn mirror_copies_empty_body_requests_and_ignores_the_answer() {
+    let http = r#"
+  - route: [{destination: {host: reviews, subset: v1}}]
+    mirror: {host: reviews, subset: v2}
+    retries: {attempts: 0}"#;
+    let (mut svc, calls) = stack(&format!("{}{}", dr(RR), vs(http)), |a| {
+        (if a == "10.0.0.2" { 500 } else { 200 }, None)
+    });
+    for _ in 0..4 {
+        let rsp = send(&mut svc, get("/", &[])).await;
+        assert_eq!(rsp.status(), StatusCode::OK, "the mirror's 500 is ignored");
+        assert_ne!(upstream(&rsp), "10.0.0.2");
+    }
+    let post = Request::post("http://reviews/")
+        .body(Full::new(Bytes::from_static(b"payload")))
+        .unwrap();
+    assert_eq!(send(&mut svc, post).await.status(), StatusCode::OK);
+    // The copies run on their own tasks.
+    tokio::time::sleep(Duration::from_millis(1)).await;
+    assert_eq!(
+        count(&calls, "10.0.0.2"),
+        4,
+        "GETs mirrored, the POST with a body not"
+    );
+    assert_eq!(count(&calls, "10.0.0.1") + count(&calls, "10.0.0.3"), 5);
+}
