@@ -186,7 +186,7 @@ pub async fn run() -> Result<Report, BoxError> {
         name: "frontend".into(),
         labels: [("app".to_owned(), "frontend".to_owned())].into(),
     };
-    let mesh: MeshClient = MeshLayer::new(Arc::new(mesh), frontend)
+    let mesh: MeshClient = MeshLayer::try_new(Arc::new(mesh), frontend)?
         .with_seed(42)
         .layer(connect);
     let mut report = Report::default();

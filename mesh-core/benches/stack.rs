@@ -93,7 +93,8 @@ fn stack() -> Stack {
         labels: [("app".to_owned(), "client".to_owned())].into(),
     };
     let connect: fn(&EndpointAddr) -> Echo = |_| Echo;
-    MeshLayer::new(Arc::new(mesh), client)
+    MeshLayer::try_new(Arc::new(mesh), client)
+        .expect("enforceable policies")
         .with_seed(1)
         .layer(connect)
 }

@@ -26,6 +26,7 @@
 //! on the default route, CORS.
 
 mod cache;
+mod check;
 mod edit;
 mod plan;
 mod serve;
@@ -76,8 +77,9 @@ pub trait MakeEndpoint {
     fn make_endpoint(&self, addr: &EndpointAddr) -> Self::Service;
 }
 
-/// A policy in the snapshot that the layer cannot enforce, found when its route is first used
-/// (the request fails with this error; origin local, never retried).
+/// A policy in the snapshot that the layer cannot enforce. [`MeshLayer::try_new`] checks every
+/// route of the client's sidecar and the clusters they name; a policy reached otherwise (a
+/// host's default route) is checked when first used, and the request fails with this error.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum InvalidMesh {
     /// A fault the injector rejects.
@@ -112,6 +114,7 @@ pub enum InvalidMesh {
 pub struct MeshLayer<C = TokioClock> {
     mesh: Arc<Mesh>,
     workload: Workload,
+    vhosts: Arc<VirtualHosts>,
     rng: SharedRng,
     clock: C,
 }
@@ -130,7 +133,7 @@ type DefaultPlans<S, C> = FxHashMap<String, Vec<(usize, u16, Arc<Plan<S, C>>)>>;
 struct Shared<M: MakeEndpoint, C> {
     mesh: Arc<Mesh>,
     workload: Workload,
-    vhosts: VirtualHosts,
+    vhosts: Arc<VirtualHosts>,
     connect: M,
     rng: SharedRng,
     clock: C,
@@ -185,14 +188,18 @@ where
 
 impl MeshLayer {
     /// The mesh seen from the sidecar of `workload`, with tokio's clock and an entropy-seeded
-    /// RNG (use [`MeshLayer::with_seed`] for reproducible picks).
-    pub fn new(mesh: Arc<Mesh>, workload: Workload) -> Self {
-        MeshLayer {
+    /// RNG (use [`MeshLayer::with_seed`] for reproducible picks). Fails when a route of the
+    /// workload, or a cluster it names, carries a policy the engines cannot enforce.
+    pub fn try_new(mesh: Arc<Mesh>, workload: Workload) -> Result<Self, InvalidMesh> {
+        let vhosts = mesh.sidecar_routes(&workload);
+        check::routes(&mesh, &vhosts, &workload.namespace, TokioClock.now())?;
+        Ok(MeshLayer {
             mesh,
             workload,
+            vhosts: Arc::new(vhosts),
             rng: SharedRng::from_entropy(),
             clock: TokioClock,
-        }
+        })
     }
 }
 
@@ -208,6 +215,7 @@ impl<C> MeshLayer<C> {
         MeshLayer {
             mesh: self.mesh,
             workload: self.workload,
+            vhosts: self.vhosts,
             rng: self.rng,
             clock,
         }
@@ -220,7 +228,7 @@ impl<M: MakeEndpoint, C: Clone> Layer<M> for MeshLayer<C> {
     fn layer(&self, connect: M) -> MeshService<M, C> {
         MeshService {
             shared: Arc::new(Shared {
-                vhosts: self.mesh.sidecar_routes(&self.workload),
+                vhosts: self.vhosts.clone(),
                 mesh: self.mesh.clone(),
                 workload: self.workload.clone(),
                 connect,

@@ -129,7 +129,8 @@ fn stack(yaml: &str, status: fn(&str) -> (u16, Option<Duration>)) -> (Svc, Calls
         name: "client".into(),
         labels: [("app".to_owned(), "client".to_owned())].into(),
     };
-    let svc = MeshLayer::new(Arc::new(mesh), client)
+    let svc = MeshLayer::try_new(Arc::new(mesh), client)
+        .expect("enforceable policies")
         .with_seed(7)
         .layer(connect);
     (svc, calls)
@@ -373,7 +374,8 @@ async fn direct_response_and_rewrite_with_headers() {
         name: "client".into(),
         labels: Default::default(),
     };
-    let mut svc = MeshLayer::new(Arc::new(mesh), client)
+    let mut svc = MeshLayer::try_new(Arc::new(mesh), client)
+        .expect("enforceable policies")
         .with_seed(1)
         .layer(connect);
     let rsp = svc
@@ -429,4 +431,26 @@ async fn mirror_copies_empty_body_requests_and_ignores_the_answer() {
         "GETs mirrored, the POST with a body not"
     );
     assert_eq!(count(&calls, "10.0.0.1") + count(&calls, "10.0.0.3"), 5);
+}
+
+#[test]
+fn policies_the_engines_cannot_enforce_are_rejected_up_front() {
+    // Envoy's `budgetInterval` counts recent requests: not implemented, so refused.
+    let policy = "{retryBudget: {percent: 20, budgetInterval: 10s}}";
+    let http = "\n  - route: [{destination: {host: reviews, subset: v1}}]";
+    let yaml = format!("{SERVICE}{}{}", dr(policy), vs(http));
+    let (mesh, _) = Mesh::from_yaml("t.yaml", &yaml).unwrap_or_else(|e| panic!("{e}"));
+    let client = Workload {
+        namespace: "prod".into(),
+        name: "client".into(),
+        labels: Default::default(),
+    };
+    let err = MeshLayer::try_new(Arc::new(mesh), client).unwrap_err();
+    match err {
+        super::InvalidMesh::Cluster { cluster, reason } => {
+            assert_eq!(cluster, "reviews.prod.svc.cluster.local|v1|");
+            assert!(reason.contains("budgetInterval"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
 }
