@@ -4,14 +4,15 @@
 //! Each request is routed at the sidecar of the client [`Workload`] (spec §1): no route on a
 //! VirtualService host answers `404` (`NR`); redirects and direct responses are answered here;
 //! otherwise a weighted destination is picked (seeded RNG) and the route's policies run in
-//! Envoy's order: fault (delay, then abort; aborts never reach the router) → route timeout
-//! (504 `UT`, covering every attempt and backoff) → retries (Istio attempts with per-try timeout
-//! and `maxRetries` or the DestinationRule's Envoy retry budget; a ServiceProfile route marked
-//! `isRetryable` retries within the profile's Linkerd budget instead) → the destination cluster:
-//! circuit breakers (503 `UO`) → load balancing with outlier detection (503 `UH`) over the
-//! endpoints of (host, subset, port). Rewrites and header operations (route, then destination)
+//! Envoy's order: fault (delay, then abort; aborts never reach the router) → mirror → route
+//! timeout (504 `UT`, covering every attempt and backoff) → retries (Istio attempts with
+//! per-try timeout and `maxRetries` or the DestinationRule's Envoy retry budget; a
+//! ServiceProfile route marked `isRetryable` retries within the profile's Linkerd budget
+//! instead) → the destination cluster: circuit breakers (503 `UO`) → load balancing with
+//! outlier detection (503 `UH`) over the endpoints of (host, subset, port). Rewrites and header operations (route, then destination)
 //! are applied to the forwarded request and response. A host no VirtualService claims goes to
-//! its own endpoints with its DestinationRule policy and Istio's default retries.
+//! its own endpoints with its DestinationRule policy and Istio's default retries, or, with a
+//! ServiceProfile `dstOverrides` or an SMI TrafficSplit, to a weighted backend's endpoints.
 //!
 //! Clusters are built once per (host, subset, port) and plans once per (route rule,
 //! destination, ServiceProfile route), so the outlier detector, circuit breakers and balancer
@@ -22,8 +23,7 @@
 //!
 //! Mirrors (after the fault, before the timeout) copy only requests whose body is known to be
 //! empty; others are forwarded without a copy (use [`crate::layer::mirror`] with a body that
-//! can be rebuilt from bytes). Not applied: SMI TrafficSplit and ServiceProfile `dstOverrides`
-//! on the default route, CORS.
+//! can be rebuilt from bytes). CORS is not applied.
 
 mod cache;
 mod check;

@@ -87,6 +87,31 @@ where
         Ok(rsp)
     }
 
+    /// Linkerd on a host no VirtualService claims: the ServiceProfile's `dstOverrides`, else an
+    /// SMI TrafficSplit of the service, picks the backend service (weighted, seeded RNG; a
+    /// split without positive weights keeps the apex). The profile's routes, timeouts and
+    /// retries stay the apex's.
+    fn backend<'s>(&'s self, service: &'s str, port: u16) -> (&'s str, u16) {
+        let overrides = self
+            .mesh
+            .profile(service, &self.workload.namespace)
+            .and_then(|p| p.dst_overrides.as_ref());
+        let set = overrides.or_else(|| {
+            self.mesh
+                .traffic_split(service)
+                .and_then(|s| s.set.as_ref())
+        });
+        let Some(set) = set else {
+            return (service, port);
+        };
+        let (_, authority) = self.rng.with(|rng| set.pick(rng));
+        // dstOverrides authorities may carry a port (`svc.ns.svc.cluster.local:8080`).
+        match authority.rsplit_once(':') {
+            Some((host, p)) => (host, p.parse().unwrap_or(port)),
+            None => (authority.as_str(), port),
+        }
+    }
+
     /// Istio mirroring: each mirror fires with its own probability; the copy goes to the
     /// mirror's cluster on its own task and its answer is ignored. Only requests whose body is
     /// known to be empty are copied here (the body type cannot be rebuilt from bytes); others
@@ -157,7 +182,8 @@ where
             }
             Decision::Default => {
                 let profile = self.profile_route(&res.service, rr.method, rr.path)?;
-                let plan = self.default_plan(&res.service, rr.port, profile)?;
+                let (backend, port) = self.backend(&res.service, rr.port);
+                let plan = self.default_plan(backend, port, profile)?;
                 return Ok((plan, None));
             }
             Decision::Route { entry, .. } => match &entry.rule.action {

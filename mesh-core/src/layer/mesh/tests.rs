@@ -454,3 +454,34 @@ fn policies_the_engines_cannot_enforce_are_rejected_up_front() {
         other => panic!("{other:?}"),
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn smi_traffic_split_picks_the_backend_service() {
+    let yaml = r#"
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: reviews-v2, namespace: prod}
+spec:
+  hosts: [reviews-v2.prod.svc.cluster.local]
+  location: MESH_INTERNAL
+  resolution: STATIC
+  ports: [{number: 80, name: http, protocol: HTTP}]
+  endpoints: [{address: 10.0.9.9}]
+---
+apiVersion: split.smi-spec.io/v1alpha1
+kind: TrafficSplit
+metadata: {name: reviews-canary, namespace: prod}
+spec:
+  service: reviews
+  backends:
+  - {service: reviews, weight: 750m}
+  - {service: reviews-v2, weight: 250m}
+"#;
+    let (mut svc, calls) = stack(yaml, ok);
+    for _ in 0..2000 {
+        assert_eq!(send(&mut svc, get("/", &[])).await.status(), StatusCode::OK);
+    }
+    let v2 = count(&calls, "10.0.9.9");
+    assert!((440..=560).contains(&v2), "25% of 2000 expected, got {v2}");
+}
