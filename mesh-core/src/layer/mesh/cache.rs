@@ -80,6 +80,10 @@ where
             retries: &forward.retries,
             profile,
             mirrors: &forward.mirrors,
+            response_headers: [
+                Some(&forward.headers.response),
+                Some(&dest.headers.response),
+            ],
         };
         let routed = self.new_plan(&dest.host, dest.subset.as_deref(), port, spec)?;
         if let Routed::Forward(plan) = &routed {
@@ -112,6 +116,7 @@ where
             retries: &retries,
             profile,
             mirrors: &[],
+            response_headers: [None, None],
         };
         let routed = self.new_plan(service, None, port, spec)?;
         if let Routed::Forward(plan) = &routed {

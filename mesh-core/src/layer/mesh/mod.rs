@@ -301,10 +301,13 @@ where
     }
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
-        let shared = self.shared.clone();
-        ResponseFuture {
-            inner: Box::pin(async move { shared.serve(req).await }),
-        }
+        self.shared.start(req)
+    }
+}
+
+impl<B> ResponseFuture<B> {
+    fn new(inner: BoxFuture<Result<Response<PermitBody<B>>, BoxError>>) -> Self {
+        ResponseFuture { inner }
     }
 }
 

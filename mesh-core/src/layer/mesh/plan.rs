@@ -20,7 +20,7 @@ use crate::resilience::fault::FaultInjector;
 use crate::resilience::mirror::{DEFAULT_MAX_BODY, HostRule, MirrorPolicy};
 use crate::resilience::pool::{CircuitBreaker, Permit};
 use crate::resilience::retry::{IstioRetry, ProfileRetry, RetryPermits, RetryState};
-use crate::route::action::{FaultPolicy, Mirror, RetryPolicy};
+use crate::route::action::{FaultPolicy, HeaderOperations, Mirror, RetryPolicy};
 
 /// One destination cluster: circuit breakers in front of the balancer over its endpoints.
 pub type Cluster<S, C> = PoolLimit<Balance<EndpointAddr, S, C>>;
@@ -72,6 +72,8 @@ pub(super) struct Plan<S, C> {
     /// The route's mirrors and, in the same order, their clusters (`None`: an undefined
     /// subset, never mirrored to).
     pub(super) mirrors: Option<Mirrors<S, C>>,
+    /// Response header operations: the route's, then the destination's (only non-empty ones).
+    pub(super) response_headers: Vec<HeaderOperations>,
 }
 
 // === impl ClusterPermits ===
@@ -146,6 +148,8 @@ pub(super) struct PlanSpec<'a> {
     pub(super) profile: Option<(&'a ProfileRoute, Arc<RetryBudget>)>,
     /// The route's mirrors.
     pub(super) mirrors: &'a [Mirror],
+    /// Response header operations, route then destination.
+    pub(super) response_headers: [Option<&'a HeaderOperations>; 2],
 }
 
 /// Builds a plan over a cached cluster. Istio: a VirtualService timeout wins; a ServiceProfile
@@ -203,5 +207,12 @@ where
         retry: tower_layer::Layer::layer(&layer, cluster.service.clone()),
         budget,
         mirrors,
+        response_headers: spec
+            .response_headers
+            .into_iter()
+            .flatten()
+            .filter(|ops| !super::edit::is_empty(ops))
+            .cloned()
+            .collect(),
     })
 }

@@ -485,3 +485,21 @@ spec:
     let v2 = count(&calls, "10.0.9.9");
     assert!((440..=560).contains(&v2), "25% of 2000 expected, got {v2}");
 }
+
+#[tokio::test(start_paused = true)]
+async fn fault_delay_runs_before_the_router_and_outside_the_route_timeout() {
+    let http = r#"
+  - route: [{destination: {host: reviews, subset: v2}}]
+    timeout: 1s
+    fault: {delay: {fixedDelay: 2s, percentage: {value: 100}}}"#;
+    let (mut svc, calls) = stack(&format!("{}{}", dr(RR), vs(http)), ok);
+    let start = tokio::time::Instant::now();
+    let rsp = send(&mut svc, get("/", &[])).await;
+    // A 2 s delay under a 1 s route timeout still succeeds: the timeout starts at the router.
+    assert_eq!(rsp.status(), StatusCode::OK);
+    assert!(
+        start.elapsed() >= Duration::from_secs(2),
+        "the delay was applied"
+    );
+    assert_eq!(count(&calls, "10.0.0.2"), 1);
+}
