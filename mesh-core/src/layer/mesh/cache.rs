@@ -7,7 +7,8 @@ use http::StatusCode;
 
 use super::plan::{self, ClusterEntry, ClusterPermits, PlanSpec};
 use super::{
-    BoxError, EndpointAddr, InvalidMesh, MakeEndpoint, NO_CLUSTER, Routed, Shared, edit, lock,
+    BoxError, EndpointAddr, InvalidCluster, InvalidMesh, MakeEndpoint, NO_CLUSTER, Routed, Shared,
+    edit, lock,
 };
 use crate::clock::Clock;
 use crate::layer::balance::{Balance, BalanceConfig};
@@ -49,7 +50,7 @@ where
             .map(Arc::new)
             .map_err(|e| InvalidMesh::Budget {
                 profile: format!("{}/{}", profile.namespace, profile.name),
-                reason: e.to_string(),
+                reason: e,
             })?;
         budgets.insert(key, budget.clone());
         Ok(Some((route, budget)))
@@ -182,7 +183,7 @@ where
         if let Some(c) = clusters.get(&key) {
             return Ok(Some((c.clone(), policy.load_balancer)));
         }
-        let invalid = |reason: String| InvalidMesh::Cluster {
+        let invalid = |reason: InvalidCluster| InvalidMesh::Cluster {
             cluster: format!("{host}|{}|{port}", subset.unwrap_or("")),
             reason,
         };
@@ -204,14 +205,14 @@ where
         let balance = self
             .rng
             .with(|rng| Balance::with_clock(endpoints, &config, rng, self.clock.clone()))
-            .map_err(|e| invalid(e.to_string()))?;
+            .map_err(|e| invalid(e.into()))?;
         let breaker = CircuitBreaker::new(&policy.connection_pool);
         let budget = policy
             .retry_budget
             .as_ref()
             .map(EnvoyRetryBudget::try_new)
             .transpose()
-            .map_err(|e| invalid(e.to_string()))?;
+            .map_err(|e| invalid(e.into()))?;
         let entry = Arc::new(ClusterEntry {
             service: PoolLimit::new(balance, breaker.clone()),
             permits: ClusterPermits::new(breaker, budget),

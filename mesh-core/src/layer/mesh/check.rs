@@ -5,7 +5,8 @@
 
 use std::time::Instant;
 
-use super::InvalidMesh;
+use super::{InvalidCluster, InvalidMesh};
+use crate::layer::balance::InvalidBalance;
 use crate::model::Mesh;
 use crate::resilience::balance::{Balancer, panic_threshold};
 use crate::resilience::budget::RetryBudget;
@@ -30,12 +31,11 @@ pub(super) fn routes(
                 continue;
             };
             if let Some(fault) = &f.fault {
-                FaultInjector::try_new(fault).map_err(|e| InvalidMesh::Fault(e.to_string()))?;
+                FaultInjector::try_new(fault).map_err(InvalidMesh::Fault)?;
             }
-            IstioRetry::try_new(&f.retries, false)
-                .map_err(|e| InvalidMesh::Retry(e.to_string()))?;
+            IstioRetry::try_new(&f.retries, false).map_err(InvalidMesh::Retry)?;
             MirrorPolicy::try_new(&f.mirrors, HostRule::Unchanged, DEFAULT_MAX_BODY)
-                .map_err(|e| InvalidMesh::Mirror(e.to_string()))?;
+                .map_err(InvalidMesh::Mirror)?;
             let targets = f
                 .destinations
                 .iter()
@@ -59,7 +59,7 @@ fn cluster(
     now: Instant,
 ) -> Result<(), InvalidMesh> {
     let policy = mesh.destination_policy(host, client_ns, subset, port);
-    let invalid = |reason: String| InvalidMesh::Cluster {
+    let invalid = |reason: InvalidCluster| InvalidMesh::Cluster {
         cluster: format!(
             "{host}|{}|{}",
             subset.unwrap_or(""),
@@ -69,12 +69,12 @@ fn cluster(
     };
     let outlier = policy.outlier_detection.as_ref();
     Balancer::try_new(&policy.load_balancer, panic_threshold(outlier))
-        .map_err(|e| invalid(e.to_string()))?;
+        .map_err(|e| invalid(InvalidBalance::from(e).into()))?;
     if let Some(o) = outlier {
-        OutlierDetector::try_new(o, 0, now).map_err(|e| invalid(e.to_string()))?;
+        OutlierDetector::try_new(o, 0, now).map_err(|e| invalid(InvalidBalance::from(e).into()))?;
     }
     if let Some(b) = &policy.retry_budget {
-        EnvoyRetryBudget::try_new(b).map_err(|e| invalid(e.to_string()))?;
+        EnvoyRetryBudget::try_new(b).map_err(|e| invalid(e.into()))?;
     }
     Ok(())
 }
@@ -83,7 +83,7 @@ fn profile(mesh: &Mesh, client_ns: &str, host: &str, now: Instant) -> Result<(),
     if let Some(p) = mesh.profile(host, client_ns) {
         RetryBudget::try_new(&p.retry_budget, now).map_err(|e| InvalidMesh::Budget {
             profile: format!("{}/{}", p.namespace, p.name),
-            reason: e.to_string(),
+            reason: e,
         })?;
     }
     Ok(())

@@ -50,10 +50,15 @@ pub use self::plan::{Cluster, ClusterPermits, MeshRetries, RetryPermit};
 use self::plan::{ClusterEntry, Plan};
 use crate::clock::{Clock, TokioClock};
 use crate::fxhash::FxHashMap;
+use crate::layer::balance::InvalidBalance;
 use crate::layer::pool::PermitBody;
 use crate::layer::retry::{ReplayBody, SharedRng};
 use crate::model::{Mesh, Workload};
-use crate::resilience::budget::RetryBudget;
+use crate::resilience::budget::{InvalidBudget, RetryBudget};
+use crate::resilience::envoy_budget::InvalidEnvoyBudget;
+use crate::resilience::fault::InvalidFault;
+use crate::resilience::mirror::InvalidMirror;
+use crate::resilience::retry::InvalidRetry;
 use crate::route::VirtualHosts;
 
 /// Errors crossing tower layers.
@@ -84,20 +89,20 @@ pub trait MakeEndpoint {
 pub enum InvalidMesh {
     /// A fault the injector rejects.
     #[error("fault policy cannot be enforced: {0}")]
-    Fault(String),
+    Fault(#[from] InvalidFault),
     /// A retry policy the retry engine rejects.
     #[error("retry policy cannot be enforced: {0}")]
-    Retry(String),
+    Retry(#[from] InvalidRetry),
     /// A mirror the mirror engine rejects.
     #[error("mirror cannot be enforced: {0}")]
-    Mirror(String),
+    Mirror(#[from] InvalidMirror),
     /// A cluster whose load balancer, outlier detection or retry budget cannot be enforced.
     #[error("cluster {cluster}: {reason}")]
     Cluster {
         /// `host|subset|port`.
         cluster: String,
         /// What was wrong.
-        reason: String,
+        reason: InvalidCluster,
     },
     /// A ServiceProfile retry budget the budget engine rejects.
     #[error("ServiceProfile {profile} retry budget: {reason}")]
@@ -105,8 +110,19 @@ pub enum InvalidMesh {
         /// `ns/name` of the profile.
         profile: String,
         /// What was wrong.
-        reason: String,
+        reason: InvalidBudget,
     },
+}
+
+/// Why a destination cluster cannot be built.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidCluster {
+    /// The load balancer or outlier detection.
+    #[error(transparent)]
+    Balance(#[from] InvalidBalance),
+    /// The DestinationRule's Envoy retry budget.
+    #[error(transparent)]
+    RetryBudget(#[from] InvalidEnvoyBudget),
 }
 
 /// Builds [`MeshService`]s over endpoint connectors.

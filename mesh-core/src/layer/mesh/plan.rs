@@ -171,7 +171,7 @@ where
         .fault
         .map(FaultInjector::try_new)
         .transpose()
-        .map_err(|e| InvalidMesh::Fault(e.to_string()))?;
+        .map_err(InvalidMesh::Fault)?;
     let profile_timeout = spec.profile.as_ref().and_then(|(r, _)| r.timeout);
     let timeout = spec
         .timeout
@@ -184,8 +184,8 @@ where
         }),
         _ => {
             let consistent = matches!(load_balancer, LoadBalancer::ConsistentHash(_));
-            let policy = IstioRetry::try_new(spec.retries, consistent)
-                .map_err(|e| InvalidMesh::Retry(e.to_string()))?;
+            let policy =
+                IstioRetry::try_new(spec.retries, consistent).map_err(InvalidMesh::Retry)?;
             MeshRetries::Istio(IstioRetries {
                 policy,
                 permits: cluster.permits.clone(),
@@ -197,7 +197,7 @@ where
         None
     } else {
         let policy = MirrorPolicy::try_new(spec.mirrors, HostRule::Unchanged, DEFAULT_MAX_BODY)
-            .map_err(|e| InvalidMesh::Mirror(e.to_string()))?;
+            .map_err(InvalidMesh::Mirror)?;
         Some((policy, mirror_clusters))
     };
     let layer = RetryLayer::with_rng(retries, rng.clone()).with_clock(clock);
