@@ -515,3 +515,28 @@ async fn fault_delay_runs_before_the_router_and_outside_the_route_timeout() {
     );
     assert_eq!(count(&calls, "10.0.0.2"), 1);
 }
+
+#[tokio::test(start_paused = true)]
+async fn envoy_retry_budget_caps_concurrent_retries() {
+    let http = r#"
+  - route: [{destination: {host: reviews, subset: v2}}]
+    retries: {attempts: 3, retryOn: "503"}"#;
+    let run = |policy: &'static str| {
+        let (svc, calls) = stack(&format!("{}{}", dr(policy), vs(http)), |_| {
+            (503, Some(Duration::from_millis(100)))
+        });
+        async move {
+            let one = || svc.clone().oneshot(get("/", &[]));
+            let r = tokio::join!(one(), one(), one(), one(), one());
+            for rsp in [r.0, r.1, r.2, r.3, r.4] {
+                assert_eq!(rsp.unwrap().status(), StatusCode::SERVICE_UNAVAILABLE);
+            }
+            count(&calls, "10.0.0.2")
+        }
+    };
+    // Without a budget each of the 5 requests makes 4 attempts.
+    assert_eq!(run(RR).await, 20);
+    // One concurrent retry at most: the five first attempts, then the retries one at a time.
+    let capped = run("{retryBudget: {percent: 0, minRetryConcurrency: 1}}").await;
+    assert!((6..=8).contains(&capped), "{capped}");
+}
