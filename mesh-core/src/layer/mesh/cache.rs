@@ -8,7 +8,7 @@ use http::StatusCode;
 use super::plan::{self, ClusterEntry, ClusterPermits, PlanSpec};
 use super::{
     BoxError, EndpointAddr, InvalidCluster, InvalidMesh, MakeEndpoint, NO_CLUSTER, Routed, Shared,
-    edit, lock,
+    edit, lock, read, write,
 };
 use crate::clock::Clock;
 use crate::layer::balance::{Balance, BalanceConfig};
@@ -72,7 +72,7 @@ where
             .as_ref()
             .map_or(0, |(r, _)| std::ptr::from_ref(*r) as usize);
         let key = (Arc::as_ptr(&entry.rule) as usize, index, route_key, port);
-        if let Some(plan) = lock(&self.plans).get(&key) {
+        if let Some(plan) = read(&self.plans).get(&key) {
             return Ok(Routed::Forward(plan.clone()));
         }
         let spec = PlanSpec {
@@ -88,7 +88,7 @@ where
         };
         let routed = self.new_plan(&dest.host, dest.subset.as_deref(), port, spec)?;
         if let Routed::Forward(plan) = &routed {
-            lock(&self.plans).insert(key, plan.clone());
+            write(&self.plans).insert(key, plan.clone());
         }
         Ok(routed)
     }
@@ -105,7 +105,7 @@ where
         let route_key = profile
             .as_ref()
             .map_or(0, |(r, _)| std::ptr::from_ref(*r) as usize);
-        if let Some(plans) = lock(&self.default_plans).get(service)
+        if let Some(plans) = read(&self.default_plans).get(service)
             && let Some((_, _, plan)) = plans.iter().find(|(r, p, _)| *r == route_key && *p == port)
         {
             return Ok(Routed::Forward(plan.clone()));
@@ -121,7 +121,7 @@ where
         };
         let routed = self.new_plan(service, None, port, spec)?;
         if let Routed::Forward(plan) = &routed {
-            lock(&self.default_plans)
+            write(&self.default_plans)
                 .entry(service.to_owned())
                 .or_default()
                 .push((route_key, port, plan.clone()));

@@ -35,7 +35,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
@@ -155,9 +155,9 @@ struct Shared<M: MakeEndpoint, C> {
     clock: C,
     clusters: Mutex<ClusterMap<M::Service, C>>,
     /// Plans of matched routes, by (rule address, destination index, profile route, port).
-    plans: Mutex<PlanMap<M::Service, C>>,
+    plans: RwLock<PlanMap<M::Service, C>>,
     /// Plans of the default route, by service and (profile route, port).
-    default_plans: Mutex<DefaultPlans<M::Service, C>>,
+    default_plans: RwLock<DefaultPlans<M::Service, C>>,
     /// Linkerd budgets, one per ServiceProfile (shared by its routes).
     budgets: Mutex<FxHashMap<usize, Arc<RetryBudget>>>,
 }
@@ -251,8 +251,8 @@ impl<M: MakeEndpoint, C: Clone> Layer<M> for MeshLayer<C> {
                 rng: self.rng.clone(),
                 clock: self.clock.clone(),
                 clusters: Mutex::default(),
-                plans: Mutex::default(),
-                default_plans: Mutex::default(),
+                plans: RwLock::default(),
+                default_plans: RwLock::default(),
                 budgets: Mutex::default(),
             }),
         }
@@ -336,6 +336,15 @@ impl<B> Future for ResponseFuture<B> {
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+// Plans are read by every request and written once each: readers do not serialize.
+fn read<T>(m: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+    m.read().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn write<T>(m: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
+    m.write().unwrap_or_else(PoisonError::into_inner)
 }
 
 #[cfg(test)]
