@@ -540,3 +540,24 @@ async fn envoy_retry_budget_caps_concurrent_retries() {
     let capped = run("{retryBudget: {percent: 0, minRetryConcurrency: 1}}").await;
     assert!((6..=8).contains(&capped), "{capped}");
 }
+
+#[tokio::test(start_paused = true)]
+async fn per_try_timeout_cuts_each_attempt_and_answers_504() {
+    let http = r#"
+  - route: [{destination: {host: reviews, subset: v2}}]
+    retries: {attempts: 2, perTryTimeout: 1s, retryOn: 5xx}"#;
+    let (mut svc, calls) = stack(&format!("{}{}", dr(RR), vs(http)), |_| {
+        (200, Some(Duration::from_secs(5)))
+    });
+    let rsp = send(&mut svc, get("/", &[])).await;
+    assert_eq!(rsp.status(), StatusCode::GATEWAY_TIMEOUT);
+    assert_eq!(
+        rsp.extensions().get::<ResponseFlag>(),
+        Some(&ResponseFlag("UT"))
+    );
+    assert_eq!(
+        count(&calls, "10.0.0.2"),
+        3,
+        "one try and two retries, each cut"
+    );
+}
