@@ -204,3 +204,11 @@ fn policies_the_engines_cannot_enforce_are_rejected_up_front() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn service_is_shareable_across_threads() {
+    fn send_sync_clone<T: Send + Sync + Clone>() {}
+    fn send<T: Send>() {}
+    send_sync_clone::<Svc>();
+    send::<crate::layer::mesh::ResponseFuture<Full<Bytes>>>();
+}
