@@ -182,7 +182,8 @@ enum Routed<S, C> {
 
 impl fmt::Display for EndpointAddr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.address.contains(':') && !self.address.starts_with('[') {
+        // IPv6 literals are bracketed; hostnames, IPv4 and unix paths are written as given.
+        if self.address.parse::<std::net::Ipv6Addr>().is_ok() {
             write!(f, "[{}]:{}", self.address, self.port)
         } else {
             write!(f, "{}:{}", self.address, self.port)

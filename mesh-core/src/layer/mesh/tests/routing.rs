@@ -212,3 +212,18 @@ fn service_is_shareable_across_threads() {
     send_sync_clone::<Svc>();
     send::<crate::layer::mesh::ResponseFuture<Full<Bytes>>>();
 }
+
+#[test]
+fn endpoint_addresses_display_as_authorities() {
+    let addr = |a: &str| EndpointAddr {
+        address: a.into(),
+        port: 8080,
+    };
+    assert_eq!(addr("10.0.0.1").to_string(), "10.0.0.1:8080");
+    assert_eq!(addr("2001:db8::1").to_string(), "[2001:db8::1]:8080");
+    assert_eq!(addr("db.example.com").to_string(), "db.example.com:8080");
+    assert_eq!(
+        addr("unix:///var/run/app.sock").to_string(),
+        "unix:///var/run/app.sock:8080"
+    );
+}
