@@ -23,7 +23,9 @@
 //!
 //! Mirrors (after the fault, before the timeout) copy only requests whose body is known to be
 //! empty; others are forwarded without a copy (use [`crate::layer::mirror`] with a body that
-//! can be rebuilt from bytes). CORS is not applied.
+//! can be rebuilt from bytes). CORS is not applied. Endpoints come only from the snapshot's
+//! registry (ServiceEntry, WorkloadEntry): a host without endpoints there answers 503 `UH`;
+//! there is no `ALLOW_ANY` passthrough to hosts outside the mesh.
 
 mod cache;
 mod check;
