@@ -227,3 +227,17 @@ fn endpoint_addresses_display_as_authorities() {
         "unix:///var/run/app.sock:8080"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn hosts_without_registry_endpoints_answer_503_uh() {
+    let (mut svc, calls) = stack(&dr(RR), ok);
+    let mut req = get("/", &[]);
+    *req.uri_mut() = "http://unknown.example.com/".parse().unwrap();
+    let rsp = send(&mut svc, req).await;
+    assert_eq!(rsp.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        rsp.extensions().get::<crate::layer::pool::ResponseFlag>(),
+        Some(&crate::layer::pool::ResponseFlag::NoHealthyUpstream)
+    );
+    assert!(calls.lock().unwrap().is_empty());
+}
