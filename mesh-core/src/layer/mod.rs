@@ -5,6 +5,7 @@
 pub mod authz;
 pub mod balance;
 pub mod fault;
+pub mod mesh;
 pub mod mirror;
 pub mod mtls;
 pub mod normalize;
