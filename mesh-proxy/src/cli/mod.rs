@@ -1,5 +1,6 @@
 //! Command-line interface.
 
+mod certs;
 mod explain;
 mod validate;
 
@@ -24,6 +25,8 @@ enum Command {
     Validate(validate::Args),
     /// Print, as one JSON object, every decision the mesh makes for one request.
     Explain(Box<explain::Args>),
+    /// Make a development root CA and workload certificates with SPIFFE IDs (PEM).
+    Certs(certs::Args),
 }
 
 /// Options shared by commands that read resources.
@@ -74,5 +77,6 @@ pub fn run(cli: Cli) -> Result<ExitCode, String> {
     match cli.command {
         Command::Validate(a) => Ok(validate::run(&a)),
         Command::Explain(a) => explain::run(&a),
+        Command::Certs(a) => certs::run(&a),
     }
 }

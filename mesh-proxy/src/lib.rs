@@ -1,0 +1,9 @@
+//! `mesh-proxy` as a library: the pieces `mesh-proxy run` assembles (bootstrap file, TLS,
+//! inbound stack, admin port, metrics) and [`run`] itself, so tests can start a proxy in
+//! process on listeners they bound.
+#![forbid(unsafe_code)]
+#![deny(rust_2018_idioms)]
+#![warn(missing_docs)]
+
+pub mod bootstrap;
+pub mod certs;
