@@ -5,5 +5,14 @@
 #![deny(rust_2018_idioms)]
 #![warn(missing_docs)]
 
+pub mod admin;
+pub mod body;
 pub mod bootstrap;
 pub mod certs;
+pub mod inbound;
+pub mod metrics;
+mod proxy;
+pub mod stack;
+pub mod tls;
+
+pub use crate::proxy::{Listeners, ProxyConfig, RunError, run, run_with};
