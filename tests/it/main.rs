@@ -2,4 +2,5 @@
 
 mod examples;
 mod load_never_panics;
+mod proxy;
 mod support;
