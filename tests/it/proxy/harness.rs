@@ -13,6 +13,7 @@ use hyper_util::rt::TokioIo;
 use mesh_core::Mesh;
 use mesh_proxy::bootstrap::Bootstrap;
 use mesh_proxy::certs::DevCa;
+use mesh_proxy::inbound::accept::Limits;
 use mesh_proxy::metrics::Metrics;
 use mesh_proxy::tls::Identity;
 use mesh_proxy::{Listeners, ProxyConfig};
@@ -137,7 +138,7 @@ impl Running {
     /// Starts a proxy for workload `ns/sa` with `labels`, serving `resources` (YAML text).
     pub async fn start(certs: &Certs, ns_sa: &str, labels: &str, resources: &str) -> Running {
         let (mesh, _) = Mesh::from_yaml("resources.yaml", resources).unwrap();
-        Self::start_mesh(certs, ns_sa, labels, mesh, None).await
+        Self::start_mesh(certs, ns_sa, labels, mesh, None, Limits::default()).await
     }
 
     pub async fn start_mesh(
@@ -146,6 +147,7 @@ impl Running {
         labels: &str,
         mesh: Mesh,
         app_addr: Option<SocketAddr>,
+        limits: Limits,
     ) -> Running {
         let app = match app_addr {
             Some(a) => a,
@@ -169,7 +171,10 @@ impl Running {
                 inbound,
                 admin: Some(admin),
             },
-            ProxyConfig::new(mesh, bootstrap),
+            ProxyConfig {
+                limits,
+                ..ProxyConfig::new(mesh, bootstrap)
+            },
             metrics.clone(),
             async move {
                 let _ = stopped.await;

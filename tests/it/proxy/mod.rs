@@ -1,11 +1,13 @@
 //! `mesh-proxy run` end to end: real sockets on 127.0.0.1 port 0, certificates from
 //! `mesh_proxy::certs`, the shipped example resources, the proxy started in process.
 
+mod hardening;
 mod harness;
 
 use std::sync::Arc;
 
 use http::StatusCode;
+use mesh_proxy::inbound::accept::Limits;
 
 use self::harness::{Certs, Running, admin, mtls, plaintext};
 
@@ -219,8 +221,15 @@ async fn an_unreachable_app_is_503_uf() {
         l.local_addr().unwrap()
     };
     let (mesh, _) = mesh_core::Mesh::from_yaml("r.yaml", PEER_AUTHN).unwrap();
-    let proxy =
-        Running::start_mesh(&certs, "production/myapp", "{app: myapp}", mesh, Some(dead)).await;
+    let proxy = Running::start_mesh(
+        &certs,
+        "production/myapp",
+        "{app: myapp}",
+        mesh,
+        Some(dead),
+        Limits::default(),
+    )
+    .await;
     let (status, _) = mtls(proxy.inbound, &frontend, "GET", "/").await.unwrap();
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(
