@@ -337,3 +337,98 @@ fn explain_rejects_a_malformed_destination_workload() {
         text(&o)
     );
 }
+
+// === certs and run ===
+
+#[test]
+fn certs_writes_a_ca_and_workload_files() {
+    let out = std::env::temp_dir().join(format!("mesh-cli-{}-certs", std::process::id()));
+    let o = bin()
+        .args(["certs", "--out"])
+        .arg(&out)
+        .args([
+            "--workload",
+            "production/myapp",
+            "--workload",
+            "production/frontend",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("spiffe://cluster.local/ns/production/sa/frontend"));
+    for f in ["ca.pem", "production.myapp.pem", "production.myapp.key"] {
+        assert!(out.join(f).is_file(), "{f} missing");
+    }
+    let bad = bin()
+        .args(["certs", "--out"])
+        .arg(&out)
+        .args(["--workload", "no-slash"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2), "{}", text(&bad));
+    assert!(text(&bad).contains("no-slash"));
+    std::fs::remove_dir_all(&out).unwrap();
+}
+
+#[test]
+fn run_refuses_a_bootstrap_with_an_unknown_field() {
+    let boot = temp_file(
+        "boot-unknown",
+        "workload: {name: a, namespace: production, serviceAccount: a}\n\
+         inbound: {listen: \"127.0.0.1:0\", app: \"127.0.0.1:1\"}\n\
+         identity: {cert: c.pem, key: k.pem, trustBundle: ca.pem}\n\
+         admn: {listen: \"127.0.0.1:0\"}\n",
+    );
+    let o = bin()
+        .args(["run", "--config"])
+        .arg(examples())
+        .arg("--bootstrap")
+        .arg(&boot)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let t = text(&o);
+    assert!(t.contains("unknown field \"admn\""), "{t}");
+    assert!(t.contains("boot-unknown.yaml:4:1"), "{t}");
+}
+
+#[test]
+fn run_fails_closed_on_invalid_resources() {
+    let bad = temp_file("run-bad-resources", BAD);
+    let boot = temp_file(
+        "boot-ok",
+        "workload: {name: a, namespace: production, serviceAccount: a}\n\
+         inbound: {listen: \"127.0.0.1:0\", app: \"127.0.0.1:1\"}\n\
+         identity: {cert: c.pem, key: k.pem, trustBundle: ca.pem}\n",
+    );
+    let o = bin()
+        .args(["run", "--config"])
+        .arg(&bad)
+        .arg("--bootstrap")
+        .arg(&boot)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let t = text(&o);
+    assert!(t.contains("weight"), "{t}");
+    assert!(t.contains("not starting"), "{t}");
+}
+
+#[test]
+fn run_fails_when_the_identity_files_are_missing() {
+    let boot = temp_file(
+        "boot-nofiles",
+        "workload: {name: a, namespace: production, serviceAccount: a}\n\
+         inbound: {listen: \"127.0.0.1:0\", app: \"127.0.0.1:1\"}\n\
+         identity: {cert: missing.pem, key: missing.key, trustBundle: ca.pem}\n",
+    );
+    let o = bin()
+        .args(["run", "--config"])
+        .arg(examples())
+        .arg("--bootstrap")
+        .arg(&boot)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("missing.pem"), "{}", text(&o));
+}

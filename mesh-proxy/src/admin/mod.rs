@@ -97,3 +97,6 @@ pub async fn serve(
         });
     }
 }
+
+#[cfg(test)]
+mod tests;
