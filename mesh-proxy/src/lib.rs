@@ -12,6 +12,7 @@ pub mod certs;
 pub mod inbound;
 pub mod metrics;
 mod proxy;
+pub mod reload;
 pub mod stack;
 pub mod tls;
 

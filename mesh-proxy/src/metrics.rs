@@ -39,6 +39,13 @@ pub struct RefusedLabels {
     pub reason: &'static str,
 }
 
+/// Labels of the reload counter.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub struct ReloadLabels {
+    /// `applied` or `rejected`.
+    pub result: &'static str,
+}
+
 /// Every metric the proxy records.
 #[derive(Debug)]
 pub struct Metrics {
@@ -49,6 +56,8 @@ pub struct Metrics {
     pub plaintext_accepted: Counter,
     /// `mesh_inbound_connections_refused_total{reason}`.
     pub refused: Family<RefusedLabels, Counter>,
+    /// `mesh_config_reloads_total{result}`.
+    pub reloads: Family<ReloadLabels, Counter>,
 }
 
 // === impl Metrics ===
@@ -75,17 +84,29 @@ impl Metrics {
             "Inbound connections closed before HTTP by the mTLS policy or the handshake",
             refused.clone(),
         );
+        let reloads = Family::<ReloadLabels, Counter>::default();
+        registry.register(
+            "mesh_config_reloads",
+            "Configuration changes applied or rejected",
+            reloads.clone(),
+        );
         Arc::new(Metrics {
             registry,
             requests,
             plaintext_accepted,
             refused,
+            reloads,
         })
     }
 
     /// Counts a refused connection.
     pub fn refuse(&self, reason: &'static str) {
         self.refused.get_or_create(&RefusedLabels { reason }).inc();
+    }
+
+    /// Counts a reload.
+    pub fn reloaded(&self, result: &'static str) {
+        self.reloads.get_or_create(&ReloadLabels { result }).inc();
     }
 
     /// The OpenMetrics text exposition.

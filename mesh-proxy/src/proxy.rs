@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use hyper_util::server::graceful::GracefulShutdown;
-use mesh_core::Mesh;
+use mesh_core::{InvalidConfig, Mesh};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -17,6 +17,7 @@ use crate::bootstrap::Bootstrap;
 use crate::inbound::accept::{self, Limits, Serving};
 use crate::inbound::{Inbound, InvalidInbound};
 use crate::metrics::Metrics;
+use crate::reload::{ConfigSource, Watch};
 use crate::tls::{Identity, TlsError};
 
 /// What the proxy serves.
@@ -30,6 +31,8 @@ pub struct ProxyConfig {
     pub limits: Limits,
     /// How long in-flight requests may take to finish after shutdown starts.
     pub drain_timeout: Duration,
+    /// Where `mesh` came from; when set, it is watched and reloaded on change.
+    pub source: Option<ConfigSource>,
 }
 
 /// Listeners the caller bound.
@@ -63,14 +66,14 @@ impl ProxyConfig {
             bootstrap,
             limits: Limits::default(),
             drain_timeout: Duration::from_secs(10),
+            source: None,
         }
     }
 }
 
 /// The effective snapshot, as `/config_dump` shows it.
-fn config_dump(cfg: &ProxyConfig, inbound: &Inbound) -> serde_json::Value {
-    let resources: Vec<serde_json::Value> = cfg
-        .mesh
+fn config_dump(bootstrap: &Bootstrap, mesh: &Mesh, inbound: &Inbound) -> serde_json::Value {
+    let resources: Vec<serde_json::Value> = mesh
         .resources()
         .iter()
         .map(|r| r.origin.node.to_json())
@@ -82,7 +85,7 @@ fn config_dump(cfg: &ProxyConfig, inbound: &Inbound) -> serde_json::Value {
         .map(|(p, m)| (p.to_string(), m.mode.to_string().into()))
         .collect();
     serde_json::json!({
-        "bootstrap": cfg.bootstrap,
+        "bootstrap": bootstrap,
         "identity": inbound.id.to_string(),
         "inbound": {
             "workloadPort": inbound.port,
@@ -125,10 +128,10 @@ pub async fn run_with(
     }
     let state = Arc::new(AdminState {
         metrics: metrics.clone(),
-        config_dump: ArcSwap::from_pointee(config_dump(&cfg, &inbound)),
+        config_dump: ArcSwap::from_pointee(config_dump(&cfg.bootstrap, &cfg.mesh, &inbound)),
         ready: false.into(),
     });
-    let serving = Arc::new(ArcSwap::from_pointee(Serving::new(inbound, server)));
+    let serving = Arc::new(ArcSwap::from_pointee(Serving::new(inbound, server.clone())));
     let (stop_tx, stop_rx) = watch::channel(false);
     let stopped = |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;
@@ -136,6 +139,26 @@ pub async fn run_with(
     let admin_task = listeners
         .admin
         .map(|l| tokio::spawn(admin::serve(l, state.clone(), stopped(stop_rx.clone()))));
+    let watch = match cfg.source.clone().map(Watch::start).transpose() {
+        Ok(w) => w,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot watch the configuration; hot reload is off");
+            None
+        }
+    };
+    let reload_task = watch.map(|watch| {
+        let reloader = Reloader {
+            bootstrap: cfg.bootstrap.clone(),
+            id: identity.id.clone(),
+            server: server.clone(),
+            serving: serving.clone(),
+            state: state.clone(),
+        };
+        tokio::spawn(async move {
+            let apply = move |result| reloader.apply(result);
+            watch.run(apply, stopped(stop_rx)).await;
+        })
+    });
     let graceful = GracefulShutdown::new();
     state.ready.store(true, Ordering::Release);
     tracing::info!(
@@ -154,8 +177,64 @@ pub async fn run_with(
         tracing::warn!("drain timed out; closing the remaining connections");
     }
     let _ = stop_tx.send(true);
-    if let Some(task) = admin_task {
+    for task in admin_task.into_iter().chain(reload_task) {
         let _ = task.await;
     }
     Ok(())
+}
+
+/// Applies reloaded snapshots: a valid one replaces the serving stack and the config dump; an
+/// invalid one is logged and counted, and the last good snapshot keeps serving.
+struct Reloader {
+    bootstrap: Bootstrap,
+    id: mesh_core::security::identity::SpiffeId,
+    server: Arc<rustls::ServerConfig>,
+    serving: Arc<ArcSwap<Serving>>,
+    state: Arc<AdminState>,
+}
+
+impl Reloader {
+    fn apply(&self, result: Result<Mesh, InvalidConfig>) {
+        let metrics = &self.state.metrics;
+        let mesh = match result {
+            Ok(mesh) => mesh,
+            Err(invalid) => {
+                for d in &invalid.diagnostics {
+                    tracing::error!("{}", d.render(&invalid.sources));
+                }
+                tracing::error!(
+                    "configuration change rejected; the last good snapshot keeps serving"
+                );
+                metrics.reloaded("rejected");
+                return;
+            }
+        };
+        let inbound = Inbound::from_mesh(
+            &mesh,
+            self.bootstrap.workload(),
+            self.id.clone(),
+            self.bootstrap.inbound.app,
+            metrics.clone(),
+        );
+        match inbound {
+            Ok((inbound, problems)) => {
+                for p in &problems {
+                    tracing::warn!(problem = %p, "AuthorizationPolicy compiled fail-closed");
+                }
+                self.state.config_dump.store(Arc::new(config_dump(
+                    &self.bootstrap,
+                    &mesh,
+                    &inbound,
+                )));
+                self.serving
+                    .store(Arc::new(Serving::new(inbound, self.server.clone())));
+                tracing::info!("configuration reloaded");
+                metrics.reloaded("applied");
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "configuration change rejected");
+                metrics.reloaded("rejected");
+            }
+        }
+    }
 }

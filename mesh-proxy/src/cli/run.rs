@@ -3,8 +3,9 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use mesh_core::Mesh;
+use mesh_core::{LoadOptions, Mesh};
 use mesh_proxy::bootstrap::Bootstrap;
+use mesh_proxy::reload::ConfigSource;
 use mesh_proxy::{Listeners, ProxyConfig};
 use tokio::net::TcpListener;
 
@@ -69,13 +70,20 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
             None => None,
         };
         let listeners = Listeners { inbound, admin };
-        mesh_proxy::run(
-            listeners,
-            ProxyConfig::new(mesh, bootstrap),
-            shutdown_signal(),
-        )
-        .await
-        .map_err(|e| e.to_string())
+        let source = ConfigSource {
+            paths: vec![args.config.clone()],
+            options: LoadOptions {
+                lenient: args.options.lenient,
+            },
+            mesh_config: args.options.mesh_config(),
+        };
+        let cfg = ProxyConfig {
+            source: Some(source),
+            ..ProxyConfig::new(mesh, bootstrap)
+        };
+        mesh_proxy::run(listeners, cfg, shutdown_signal())
+            .await
+            .map_err(|e| e.to_string())
     })?;
     Ok(ExitCode::SUCCESS)
 }

@@ -122,9 +122,9 @@ pub async fn serve(
                 }
             },
         };
-        let serving = serving.load_full();
         let watcher = graceful.watcher();
         let http = http.clone();
+        let serving = serving.clone();
         tokio::spawn(async move {
             connection(stream, peer, serving, limits, http, watcher).await;
         });
@@ -135,11 +135,14 @@ pub async fn serve(
 async fn connection(
     stream: TcpStream,
     peer: SocketAddr,
-    serving: Arc<Serving>,
+    snapshots: Arc<ArcSwap<Serving>>,
     limits: Limits,
     http: Arc<auto::Builder<TokioExecutor>>,
     watcher: Watcher,
 ) {
+    // The connection-level decision uses the snapshot current at accept; every request then
+    // runs on the snapshot current when it arrives (a reload never fails a request).
+    let serving = snapshots.load_full();
     let inbound = &serving.inbound;
     let metrics = &inbound.metrics;
     let _ = stream.set_nodelay(true);
@@ -197,14 +200,7 @@ async fn connection(
             }
         }
         facts.sni = conn.server_name().map(str::to_owned);
-        serve_http(
-            TokioIo::new(tls),
-            facts,
-            serving.stack.clone(),
-            &http,
-            watcher,
-        )
-        .await;
+        serve_http(TokioIo::new(tls), facts, snapshots.clone(), &http, watcher).await;
     } else {
         if decision.mode == MtlsMode::Permissive {
             metrics.plaintext_accepted.inc();
@@ -212,7 +208,7 @@ async fn connection(
         serve_http(
             TokioIo::new(stream),
             facts,
-            serving.stack.clone(),
+            snapshots.clone(),
             &http,
             watcher,
         )
@@ -223,13 +219,13 @@ async fn connection(
 async fn serve_http<I>(
     io: I,
     facts: ConnectionFacts,
-    stack: HttpService,
+    snapshots: Arc<ArcSwap<Serving>>,
     http: &auto::Builder<TokioExecutor>,
     watcher: Watcher,
 ) where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
-    let svc = PerConnection { facts, stack };
+    let svc = PerConnection { facts, snapshots };
     let conn = http.serve_connection(io, svc);
     if let Err(e) = watcher.watch(conn.into_owned()).await {
         tracing::debug!(error = %e, "inbound connection ended with an error");
@@ -245,7 +241,7 @@ struct ConnError(crate::body::BoxError);
 #[derive(Clone)]
 struct PerConnection {
     facts: ConnectionFacts,
-    stack: HttpService,
+    snapshots: Arc<ArcSwap<Serving>>,
 }
 
 impl hyper::service::Service<Request<Incoming>> for PerConnection {
@@ -258,7 +254,7 @@ impl hyper::service::Service<Request<Incoming>> for PerConnection {
     fn call(&self, req: Request<Incoming>) -> Self::Future {
         let mut req = req.map(Body::new);
         req.extensions_mut().insert(self.facts.clone());
-        let fut = self.stack.clone().oneshot(req);
+        let fut = self.snapshots.load().stack.clone().oneshot(req);
         Box::pin(async move { fut.await.map_err(ConnError) })
     }
 }

@@ -15,6 +15,7 @@ use mesh_proxy::bootstrap::Bootstrap;
 use mesh_proxy::certs::DevCa;
 use mesh_proxy::inbound::accept::Limits;
 use mesh_proxy::metrics::Metrics;
+use mesh_proxy::reload::ConfigSource;
 use mesh_proxy::tls::Identity;
 use mesh_proxy::{Listeners, ProxyConfig};
 use tokio::net::{TcpListener, TcpStream};
@@ -149,6 +150,38 @@ impl Running {
         app_addr: Option<SocketAddr>,
         limits: Limits,
     ) -> Running {
+        Self::start_full(certs, ns_sa, labels, mesh, app_addr, limits, None).await
+    }
+
+    /// Starts a proxy that also watches `source` for changes.
+    pub async fn start_watching(
+        certs: &Certs,
+        ns_sa: &str,
+        labels: &str,
+        source: ConfigSource,
+    ) -> Running {
+        let mesh = source.load().unwrap();
+        Self::start_full(
+            certs,
+            ns_sa,
+            labels,
+            mesh,
+            None,
+            Limits::default(),
+            Some(source),
+        )
+        .await
+    }
+
+    async fn start_full(
+        certs: &Certs,
+        ns_sa: &str,
+        labels: &str,
+        mesh: Mesh,
+        app_addr: Option<SocketAddr>,
+        limits: Limits,
+        source: Option<ConfigSource>,
+    ) -> Running {
         let app = match app_addr {
             Some(a) => a,
             None => app().await,
@@ -173,6 +206,7 @@ impl Running {
             },
             ProxyConfig {
                 limits,
+                source,
                 ..ProxyConfig::new(mesh, bootstrap)
             },
             metrics.clone(),

@@ -3,6 +3,7 @@
 
 mod hardening;
 mod harness;
+mod reload;
 
 use std::sync::Arc;
 
@@ -11,8 +12,10 @@ use mesh_proxy::inbound::accept::Limits;
 
 use self::harness::{Certs, Running, admin, mtls, plaintext};
 
-const AUTHZ: &str = include_str!("../../../examples/resources/authorizationpolicy-myapp.yaml");
-const PEER_AUTHN: &str = include_str!("../../../examples/resources/peerauthentication.yaml");
+pub(super) const AUTHZ: &str =
+    include_str!("../../../examples/resources/authorizationpolicy-myapp.yaml");
+pub(super) const PEER_AUTHN: &str =
+    include_str!("../../../examples/resources/peerauthentication.yaml");
 
 fn resources(docs: &[&str]) -> String {
     docs.join("\n---\n")
