@@ -40,7 +40,7 @@ pub struct Certs {
 }
 
 /// The application: answers 200 with what it saw.
-async fn app() -> SocketAddr {
+pub async fn app() -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {

@@ -283,3 +283,38 @@ async fn a_mismatched_certificate_stops_the_proxy_from_starting() {
     .unwrap_err();
     assert!(err.to_string().contains("frontend"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn port_level_mtls_applies_to_the_application_port() {
+    let certs = Certs::new("portlevel");
+    let app = harness::app().await;
+    // Namespace STRICT, but the workload opens its application port to plaintext.
+    let pa = format!(
+        "{PEER_AUTHN}\n---\napiVersion: security.istio.io/v1beta1\nkind: PeerAuthentication\n\
+         metadata: {{name: myapp-port, namespace: production}}\n\
+         spec:\n  selector: {{matchLabels: {{app: myapp}}}}\n  \
+         portLevelMtls:\n    {}: {{mode: PERMISSIVE}}\n",
+        app.port()
+    );
+    let (mesh, _) = mesh_core::Mesh::from_yaml("r.yaml", &pa).unwrap();
+    let proxy = Running::start_mesh(
+        &certs,
+        "production/myapp",
+        "{app: myapp}",
+        mesh,
+        Some(app),
+        Limits::default(),
+    )
+    .await;
+    let (status, _) = plaintext(proxy.inbound, "GET", "/").await.unwrap();
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(proxy.metric("mesh_plaintext_connections_accepted_total"), 1);
+    let (status, dump) = admin(proxy.admin, "/config_dump").await;
+    assert_eq!(status, StatusCode::OK);
+    let dump: serde_json::Value = serde_json::from_str(&dump).unwrap();
+    assert_eq!(dump["inbound"]["mtls"]["mode"], "STRICT");
+    assert_eq!(
+        dump["inbound"]["mtls"]["ports"][app.port().to_string()],
+        "PERMISSIVE"
+    );
+}
