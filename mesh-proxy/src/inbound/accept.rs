@@ -2,7 +2,7 @@
 //! PeerAuthentication, terminate mTLS, then serve HTTP/1.1 and HTTP/2 (hyper-util auto) with
 //! [`ConnectionFacts`] inserted into every request.
 //!
-//! Hardening (security.md §3): protocol detection and the TLS handshake have hard timeouts;
+//! Hardening (security.md §3): a cap on open connections; protocol detection and the TLS handshake have hard timeouts;
 //! HTTP/1 has a header-read timeout, at most 100 headers and a 64 KiB head; HTTP/2 has at most
 //! 100 concurrent streams, a 60 KiB header list, at most 20 pending-accept resets and 1024
 //! local-error resets, and PING keep-alive.
@@ -39,6 +39,8 @@ pub struct Limits {
     pub handshake_timeout: Duration,
     /// HTTP/1 header-read timeout (also the idle keep-alive timeout).
     pub header_read_timeout: Duration,
+    /// Open inbound connections at most; more are closed on accept (hyper has no limit).
+    pub max_connections: usize,
 }
 
 impl Default for Limits {
@@ -47,6 +49,7 @@ impl Default for Limits {
             detect_timeout: Duration::from_secs(5),
             handshake_timeout: Duration::from_secs(10),
             header_read_timeout: Duration::from_secs(10),
+            max_connections: 10_000,
         }
     }
 }
@@ -110,6 +113,7 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()>,
 ) {
     let http = Arc::new(http_builder(&limits));
+    let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -122,11 +126,17 @@ pub async fn serve(
                 }
             },
         };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            serving.load().inbound.metrics.refuse("connection_limit");
+            drop(stream);
+            continue;
+        };
         let watcher = graceful.watcher();
         let http = http.clone();
         let serving = serving.clone();
         tokio::spawn(async move {
             connection(stream, peer, serving, limits, http, watcher).await;
+            drop(slot);
         });
     }
 }

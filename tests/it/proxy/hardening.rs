@@ -134,3 +134,41 @@ async fn shutdown_drains_in_flight_requests_and_stops_accepting() {
     assert_eq!((status, body.as_str()), (StatusCode::OK, "finished"));
     stopping.await.unwrap().unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_over_the_limit_are_closed() {
+    let certs = Certs::new("connlimit");
+    let (mesh, _) = mesh_core::Mesh::from_yaml("r.yaml", PERMISSIVE).unwrap();
+    let limits = Limits {
+        max_connections: 1,
+        ..Limits::default()
+    };
+    let proxy = Running::start_mesh(
+        &certs,
+        "production/myapp",
+        "{app: myapp}",
+        mesh,
+        None,
+        limits,
+    )
+    .await;
+    // The first connection holds the only slot (it has not sent a byte yet).
+    let holder = TcpStream::connect(proxy.inbound).await.unwrap();
+    let mut second = TcpStream::connect(proxy.inbound).await.unwrap();
+    let _ = second.write_all(b"GET / HTTP/1.1\r\nhost: a\r\n\r\n").await;
+    let answer = read_to_close(&mut second).await;
+    assert!(answer.is_empty(), "{answer}");
+    assert_eq!(
+        proxy.metric("mesh_inbound_connections_refused_total{reason=\"connection_limit\"}"),
+        1
+    );
+    // Once the holder goes, the slot is free again.
+    drop(holder);
+    tokio::time::timeout(Duration::from_secs(20), async {
+        while plaintext(proxy.inbound, "GET", "/").await.map(|r| r.0) != Ok(StatusCode::OK) {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await
+    .expect("the slot was never released");
+}
