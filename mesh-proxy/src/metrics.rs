@@ -35,7 +35,8 @@ pub struct RequestLabels {
 /// Labels of the refused-connection counter.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, EncodeLabelSet)]
 pub struct RefusedLabels {
-    /// Why: `plaintext_on_strict`, `tls_on_disable`, `handshake`, `detect_timeout`.
+    /// Why: `plaintext_on_strict`, `tls_on_disable`, `handshake`, `detect_timeout`,
+    /// `connection_limit`.
     pub reason: &'static str,
 }
 

@@ -432,3 +432,73 @@ fn run_fails_when_the_identity_files_are_missing() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("missing.pem"), "{}", text(&o));
 }
+
+/// The whole command line path: certs, run with the shipped examples, a request over
+/// plaintext refused by STRICT, /ready on the admin port, SIGTERM, exit 0.
+#[cfg(unix)]
+#[test]
+fn run_serves_until_sigterm() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::net::TcpStream;
+    use std::process::Stdio;
+
+    let dir = std::env::temp_dir().join(format!("mesh-cli-{}-run", std::process::id()));
+    let o = bin()
+        .args(["certs", "--out"])
+        .arg(dir.join("certs"))
+        .args(["--workload", "production/myapp"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let boot = dir.join("bootstrap.yaml");
+    std::fs::write(
+        &boot,
+        "workload: {name: myapp-v1, namespace: production, serviceAccount: myapp, labels: {app: myapp}}\n\
+         inbound: {listen: \"127.0.0.1:0\", app: \"127.0.0.1:1\"}\n\
+         identity: {cert: certs/production.myapp.pem, key: certs/production.myapp.key, trustBundle: certs/ca.pem}\n",
+    )
+    .unwrap();
+    let mut child = bin()
+        .args(["run", "--config"])
+        .arg(examples())
+        .arg("--bootstrap")
+        .arg(&boot)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    let inbound = loop {
+        line.clear();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "exited before serving"
+        );
+        if line.contains("mesh-proxy serving") {
+            let at = line.find("127.0.0.1:").unwrap();
+            let addr: String = line[at..]
+                .chars()
+                .take_while(|c| c.is_ascii_digit() || *c == '.' || *c == ':')
+                .collect();
+            break addr;
+        }
+    };
+    // STRICT (the example's mesh-wide and namespace policies): plaintext gets no answer.
+    let mut s = TcpStream::connect(&inbound).unwrap();
+    let _ = s.write_all(b"GET / HTTP/1.1\r\nhost: a\r\n\r\n");
+    let mut answer = Vec::new();
+    let _ = s.read_to_end(&mut answer);
+    assert!(answer.is_empty(), "{}", String::from_utf8_lossy(&answer));
+
+    let kill = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    let mut rest = String::new();
+    let _ = stderr.read_to_string(&mut rest);
+    assert!(rest.contains("draining"), "{rest}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

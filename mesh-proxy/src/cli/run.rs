@@ -26,6 +26,7 @@ pub struct Args {
 pub fn run(args: &Args) -> Result<ExitCode, String> {
     let _ = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_max_level(tracing::Level::INFO)
         .try_init();
     let bootstrap = match Bootstrap::from_path(&args.bootstrap) {
