@@ -318,6 +318,12 @@ pub async fn plaintext(addr: SocketAddr, method: &str, path: &str) -> Outcome {
     exchange(stream, method, path, false).await
 }
 
+/// One plaintext HTTP/2 request with prior knowledge (h2c).
+pub async fn plaintext_h2(addr: SocketAddr, method: &str, path: &str) -> Outcome {
+    let stream = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
+    exchange(stream, method, path, true).await
+}
+
 /// One request over mTLS with `client`'s identity; ALPN picks h2 or HTTP/1.1.
 pub async fn mtls(
     addr: SocketAddr,

@@ -90,14 +90,20 @@ async fn permissive_accepts_plaintext_and_mtls_and_counts_plaintext() {
     assert!(body.contains("xfcc=false"), "{body}");
     let (status, _) = mtls(proxy.inbound, &frontend, "GET", "/old").await.unwrap();
     assert_eq!(status, StatusCode::OK);
+    // h2c with prior knowledge is plaintext too.
+    let (status, body) = harness::plaintext_h2(proxy.inbound, "GET", "/h2c")
+        .await
+        .unwrap();
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.starts_with("app saw GET /h2c"), "{body}");
 
-    assert_eq!(proxy.metric("mesh_plaintext_connections_accepted_total"), 1);
+    assert_eq!(proxy.metric("mesh_plaintext_connections_accepted_total"), 2);
     assert_eq!(
         proxy.requests(&[
             "source_principal=\"unknown\"",
             "connection_security_policy=\"none\""
         ]),
-        1
+        2
     );
     assert_eq!(
         proxy.requests(&["connection_security_policy=\"mutual_tls\""]),
