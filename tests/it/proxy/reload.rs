@@ -10,19 +10,27 @@ use mesh_proxy::reload::ConfigSource;
 use super::harness::{Certs, Running, mtls};
 use super::{AUTHZ, PEER_AUTHN};
 
-/// Retries `probe` until it returns `want` (the watcher reacts asynchronously).
-async fn until_status<F, Fut>(want: StatusCode, mut probe: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = StatusCode>,
-{
+/// Writes a file in one step (rename), as a ConfigMap update does, so the watcher never sees
+/// it half written.
+fn replace(path: &std::path::Path, text: &str) {
+    let tmp = std::env::temp_dir().join(format!(
+        "mesh-it-reload-{}-{}.tmp",
+        std::process::id(),
+        path.file_name().unwrap().to_string_lossy()
+    ));
+    std::fs::write(&tmp, text).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
+}
+
+/// Waits for the watcher (it reacts asynchronously to file events).
+async fn until(mut check: impl FnMut() -> bool) {
     tokio::time::timeout(Duration::from_secs(20), async {
-        while probe().await != want {
+        while !check() {
             tokio::task::yield_now().await;
         }
     })
     .await
-    .unwrap_or_else(|_| panic!("never answered {want}"));
+    .expect("the proxy never reloaded");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -45,12 +53,13 @@ async fn a_valid_change_applies_and_an_invalid_one_is_rejected() {
     assert_eq!(status, StatusCode::OK);
 
     // Adding the example policy denies `other` on /api/x without a restart.
-    std::fs::write(dir.join("authz.yaml"), AUTHZ).unwrap();
-    until_status(StatusCode::FORBIDDEN, || async {
-        mtls(addr, &other, "GET", "/api/x").await.unwrap().0
-    })
-    .await;
-    assert!(proxy.metric("mesh_config_reloads_total{result=\"applied\"}") >= 1);
+    replace(&dir.join("authz.yaml"), AUTHZ);
+    until(|| proxy.metric("mesh_config_reloads_total{result=\"applied\"}") >= 1).await;
+    let (status, body) = mtls(addr, &other, "GET", "/api/x").await.unwrap();
+    assert_eq!(
+        (status, body.as_str()),
+        (StatusCode::FORBIDDEN, "RBAC: access denied")
+    );
 
     // A broken edit is rejected as a whole; the policy in force stays.
     std::fs::write(
@@ -58,13 +67,7 @@ async fn a_valid_change_applies_and_an_invalid_one_is_rejected() {
         AUTHZ.replace("action: ALLOW", "action: MAYBE"),
     )
     .unwrap();
-    tokio::time::timeout(Duration::from_secs(20), async {
-        while proxy.metric("mesh_config_reloads_total{result=\"rejected\"}") == 0 {
-            tokio::task::yield_now().await;
-        }
-    })
-    .await
-    .expect("the invalid change was never rejected");
+    until(|| proxy.metric("mesh_config_reloads_total{result=\"rejected\"}") >= 1).await;
     let (status, body) = mtls(addr, &other, "GET", "/api/x").await.unwrap();
     assert_eq!(
         (status, body.as_str()),
