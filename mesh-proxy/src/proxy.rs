@@ -7,13 +7,13 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
-use hyper_util::server::graceful::GracefulShutdown;
 use mesh_core::{InvalidConfig, Mesh};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::admin::{self, AdminState};
 use crate::bootstrap::Bootstrap;
+use crate::drain::DrainController;
 use crate::inbound::accept::{self, Limits, Serving};
 use crate::inbound::{Inbound, InvalidInbound};
 use crate::metrics::Metrics;
@@ -159,7 +159,7 @@ pub async fn run_with(
             watch.run(apply, stopped(stop_rx)).await;
         })
     });
-    let graceful = GracefulShutdown::new();
+    let graceful = DrainController::new();
     state.ready.store(true, Ordering::Release);
     tracing::info!(
         inbound = ?listeners.inbound.local_addr().ok(),
@@ -169,8 +169,8 @@ pub async fn run_with(
     accept::serve(listeners.inbound, serving, cfg.limits, &graceful, shutdown).await;
     // Drain: no new connections; in-flight requests finish, connections get GOAWAY/close.
     state.ready.store(false, Ordering::Release);
-    tracing::info!(connections = graceful.count(), "draining");
-    if tokio::time::timeout(cfg.drain_timeout, graceful.shutdown())
+    tracing::info!("draining");
+    if tokio::time::timeout(cfg.drain_timeout, graceful.drain())
         .await
         .is_err()
     {

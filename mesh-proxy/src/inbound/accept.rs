@@ -5,10 +5,13 @@
 //! Hardening (security.md §3): a cap on open connections; protocol detection and the TLS handshake have hard timeouts;
 //! HTTP/1 has a header-read timeout, at most 100 headers and a 64 KiB head; HTTP/2 has at most
 //! 100 concurrent streams, a 60 KiB header list, at most 20 pending-accept resets and 1024
-//! local-error resets, and PING keep-alive.
+//! local-error resets, and PING keep-alive. Because hyper's HTTP/2 server has no header-read
+//! timeout, a connection of either protocol that completes no request head within the
+//! header-read timeout is closed (later idle HTTP/2 streams are not bounded yet).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
@@ -16,7 +19,6 @@ use http::Request;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::Watcher;
 use mesh_core::security::conn::{ConnectionFacts, PeerIdentity};
 use mesh_core::security::peer_authn::{MtlsMode, Transport};
 use tokio::net::{TcpListener, TcpStream};
@@ -25,6 +27,7 @@ use tower::ServiceExt;
 
 use super::Inbound;
 use crate::body::Body;
+use crate::drain::{Drain, DrainController};
 use crate::stack::HttpService;
 
 /// The first byte of a TLS record carrying a handshake (every TLS version we accept).
@@ -109,7 +112,7 @@ pub async fn serve(
     listener: TcpListener,
     serving: Arc<ArcSwap<Serving>>,
     limits: Limits,
-    graceful: &hyper_util::server::graceful::GracefulShutdown,
+    graceful: &DrainController,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
     let http = Arc::new(http_builder(&limits));
@@ -148,7 +151,7 @@ async fn connection(
     snapshots: Arc<ArcSwap<Serving>>,
     limits: Limits,
     http: Arc<auto::Builder<TokioExecutor>>,
-    watcher: Watcher,
+    watcher: Drain,
 ) {
     // The connection-level decision uses the snapshot current at accept; every request then
     // runs on the snapshot current when it arrives (a reload never fails a request).
@@ -210,7 +213,15 @@ async fn connection(
             }
         }
         facts.sni = conn.server_name().map(str::to_owned);
-        serve_http(TokioIo::new(tls), facts, snapshots.clone(), &http, watcher).await;
+        serve_http(
+            TokioIo::new(tls),
+            facts,
+            snapshots.clone(),
+            &http,
+            watcher,
+            limits.header_read_timeout,
+        )
+        .await;
     } else {
         if decision.mode == MtlsMode::Permissive {
             metrics.plaintext_accepted.inc();
@@ -221,6 +232,7 @@ async fn connection(
             snapshots.clone(),
             &http,
             watcher,
+            limits.header_read_timeout,
         )
         .await;
     }
@@ -231,14 +243,46 @@ async fn serve_http<I>(
     facts: ConnectionFacts,
     snapshots: Arc<ArcSwap<Serving>>,
     http: &auto::Builder<TokioExecutor>,
-    watcher: Watcher,
+    mut drain: Drain,
+    first_request_timeout: Duration,
 ) where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
-    let svc = PerConnection { facts, snapshots };
+    let seen = Arc::new(AtomicBool::new(false));
+    let svc = PerConnection {
+        facts,
+        snapshots,
+        seen: seen.clone(),
+    };
     let conn = http.serve_connection(io, svc);
-    if let Err(e) = watcher.watch(conn.into_owned()).await {
-        tracing::debug!(error = %e, "inbound connection ended with an error");
+    tokio::pin!(conn);
+    // hyper times out HTTP/1 heads but not HTTP/2 HEADERS (security.md §3.1): a connection
+    // that has not completed a request head in time is shut down, whatever the protocol.
+    let deadline = tokio::time::sleep(first_request_timeout);
+    tokio::pin!(deadline);
+    let (mut draining, mut checked) = (false, false);
+    loop {
+        tokio::select! {
+            done = conn.as_mut() => {
+                if let Err(e) = done {
+                    tracing::debug!(error = %e, "inbound connection ended with an error");
+                }
+                return;
+            }
+            () = drain.signaled(), if !draining => {
+                draining = true;
+                conn.as_mut().graceful_shutdown();
+            }
+            () = &mut deadline, if !checked => {
+                checked = true;
+                if !seen.load(Ordering::Acquire) {
+                    // A peer that sent no request head in time gets no graceful GOAWAY
+                    // round trip (it may never answer the PING): the socket is closed.
+                    tracing::debug!("no request head in time; closing");
+                    return;
+                }
+            }
+        }
     }
 }
 
@@ -252,6 +296,7 @@ struct ConnError(crate::body::BoxError);
 struct PerConnection {
     facts: ConnectionFacts,
     snapshots: Arc<ArcSwap<Serving>>,
+    seen: Arc<AtomicBool>,
 }
 
 impl hyper::service::Service<Request<Incoming>> for PerConnection {
@@ -262,6 +307,7 @@ impl hyper::service::Service<Request<Incoming>> for PerConnection {
     >;
 
     fn call(&self, req: Request<Incoming>) -> Self::Future {
+        self.seen.store(true, Ordering::Release);
         let mut req = req.map(Body::new);
         req.extensions_mut().insert(self.facts.clone());
         let fut = self.snapshots.load().stack.clone().oneshot(req);

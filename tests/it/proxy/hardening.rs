@@ -19,10 +19,14 @@ use super::harness::{Certs, Running, admin, mtls, plaintext};
 const PERMISSIVE: &str = "apiVersion: security.istio.io/v1beta1\nkind: PeerAuthentication\n\
     metadata: {name: default, namespace: production}\nspec: {mtls: {mode: PERMISSIVE}}\n";
 
-/// Reads until the server closes (bounded, so a bug fails instead of hanging).
+/// Reads until the server closes; fails if it never does (bounded, so a bug fails instead of
+/// hanging).
 async fn read_to_close(stream: &mut TcpStream) -> String {
     let mut out = Vec::new();
-    let _ = tokio::time::timeout(Duration::from_secs(20), stream.read_to_end(&mut out)).await;
+    tokio::time::timeout(Duration::from_secs(20), stream.read_to_end(&mut out))
+        .await
+        .expect("the proxy never closed the connection")
+        .ok();
     String::from_utf8_lossy(&out).into_owned()
 }
 
@@ -69,6 +73,33 @@ async fn a_slow_request_head_is_cut_off() {
         .unwrap();
     let answer = read_to_close(&mut s).await;
     assert!(!answer.contains(" 200 "), "{answer}");
+    assert_eq!(proxy.requests(&[]), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_h2_connection_without_a_request_head_is_closed() {
+    let certs = Certs::new("h2idle");
+    let (mesh, _) = mesh_core::Mesh::from_yaml("r.yaml", PERMISSIVE).unwrap();
+    let limits = Limits {
+        header_read_timeout: Duration::from_millis(200),
+        ..Limits::default()
+    };
+    let proxy = Running::start_mesh(
+        &certs,
+        "production/myapp",
+        "{app: myapp}",
+        mesh,
+        None,
+        limits,
+    )
+    .await;
+    let mut s = TcpStream::connect(proxy.inbound).await.unwrap();
+    // The h2c preface and an empty SETTINGS frame, then no HEADERS ever (hyper's HTTP/2 server
+    // has no header-read timeout of its own; PING keep-alive would take 40 s).
+    s.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0")
+        .await
+        .unwrap();
+    read_to_close(&mut s).await;
     assert_eq!(proxy.requests(&[]), 0);
 }
 
