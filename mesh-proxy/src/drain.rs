@@ -70,3 +70,28 @@ impl Drain {
         let _ = self.signal.wait_for(|draining| *draining).await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn drain_signals_and_waits_for_every_connection() {
+        let ctl = DrainController::new();
+        let mut a = ctl.watcher();
+        let b = ctl.watcher();
+        let drained = tokio::spawn(ctl.drain());
+        a.signaled().await;
+        drop(b);
+        // `a` is still open: the drain cannot have finished.
+        tokio::task::yield_now().await;
+        assert!(!drained.is_finished());
+        drop(a);
+        drained.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_drain_with_no_connections_finishes_at_once() {
+        DrainController::default().drain().await;
+    }
+}
