@@ -337,3 +337,168 @@ fn explain_rejects_a_malformed_destination_workload() {
         text(&o)
     );
 }
+
+// === certs and run ===
+
+#[test]
+fn certs_writes_a_ca_and_workload_files() {
+    let out = std::env::temp_dir().join(format!("mesh-cli-{}-certs", std::process::id()));
+    let o = bin()
+        .args(["certs", "--out"])
+        .arg(&out)
+        .args([
+            "--workload",
+            "production/myapp",
+            "--workload",
+            "production/frontend",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("spiffe://cluster.local/ns/production/sa/frontend"));
+    for f in ["ca.pem", "production.myapp.pem", "production.myapp.key"] {
+        assert!(out.join(f).is_file(), "{f} missing");
+    }
+    let bad = bin()
+        .args(["certs", "--out"])
+        .arg(&out)
+        .args(["--workload", "no-slash"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2), "{}", text(&bad));
+    assert!(text(&bad).contains("no-slash"));
+    std::fs::remove_dir_all(&out).unwrap();
+}
+
+#[test]
+fn run_refuses_a_bootstrap_with_an_unknown_field() {
+    let boot = temp_file(
+        "boot-unknown",
+        "workload: {name: a, namespace: production, serviceAccount: a}\n\
+         inbound: {listen: \"127.0.0.1:0\", app: \"127.0.0.1:1\"}\n\
+         identity: {cert: c.pem, key: k.pem, trustBundle: ca.pem}\n\
+         admn: {listen: \"127.0.0.1:0\"}\n",
+    );
+    let o = bin()
+        .args(["run", "--config"])
+        .arg(examples())
+        .arg("--bootstrap")
+        .arg(&boot)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let t = text(&o);
+    assert!(t.contains("unknown field \"admn\""), "{t}");
+    assert!(t.contains("boot-unknown.yaml:4:1"), "{t}");
+}
+
+#[test]
+fn run_fails_closed_on_invalid_resources() {
+    let bad = temp_file("run-bad-resources", BAD);
+    let boot = temp_file(
+        "boot-ok",
+        "workload: {name: a, namespace: production, serviceAccount: a}\n\
+         inbound: {listen: \"127.0.0.1:0\", app: \"127.0.0.1:1\"}\n\
+         identity: {cert: c.pem, key: k.pem, trustBundle: ca.pem}\n",
+    );
+    let o = bin()
+        .args(["run", "--config"])
+        .arg(&bad)
+        .arg("--bootstrap")
+        .arg(&boot)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let t = text(&o);
+    assert!(t.contains("weight"), "{t}");
+    assert!(t.contains("not starting"), "{t}");
+}
+
+#[test]
+fn run_fails_when_the_identity_files_are_missing() {
+    let boot = temp_file(
+        "boot-nofiles",
+        "workload: {name: a, namespace: production, serviceAccount: a}\n\
+         inbound: {listen: \"127.0.0.1:0\", app: \"127.0.0.1:1\"}\n\
+         identity: {cert: missing.pem, key: missing.key, trustBundle: ca.pem}\n",
+    );
+    let o = bin()
+        .args(["run", "--config"])
+        .arg(examples())
+        .arg("--bootstrap")
+        .arg(&boot)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("missing.pem"), "{}", text(&o));
+}
+
+/// The whole command line path: certs, run with the shipped examples, a request over
+/// plaintext refused by STRICT, /ready on the admin port, SIGTERM, exit 0.
+#[cfg(unix)]
+#[test]
+fn run_serves_until_sigterm() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::net::TcpStream;
+    use std::process::Stdio;
+
+    let dir = std::env::temp_dir().join(format!("mesh-cli-{}-run", std::process::id()));
+    let o = bin()
+        .args(["certs", "--out"])
+        .arg(dir.join("certs"))
+        .args(["--workload", "production/myapp"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let boot = dir.join("bootstrap.yaml");
+    std::fs::write(
+        &boot,
+        "workload: {name: myapp-v1, namespace: production, serviceAccount: myapp, labels: {app: myapp}}\n\
+         inbound: {listen: \"127.0.0.1:0\", app: \"127.0.0.1:1\"}\n\
+         identity: {cert: certs/production.myapp.pem, key: certs/production.myapp.key, trustBundle: certs/ca.pem}\n",
+    )
+    .unwrap();
+    let mut child = bin()
+        .args(["run", "--config"])
+        .arg(examples())
+        .arg("--bootstrap")
+        .arg(&boot)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    let inbound = loop {
+        line.clear();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "exited before serving"
+        );
+        if line.contains("mesh-proxy serving") {
+            let at = line.find("127.0.0.1:").unwrap();
+            let addr: String = line[at..]
+                .chars()
+                .take_while(|c| c.is_ascii_digit() || *c == '.' || *c == ':')
+                .collect();
+            break addr;
+        }
+    };
+    // STRICT (the example's mesh-wide and namespace policies): plaintext gets no answer.
+    let mut s = TcpStream::connect(&inbound).unwrap();
+    let _ = s.write_all(b"GET / HTTP/1.1\r\nhost: a\r\n\r\n");
+    let mut answer = Vec::new();
+    let _ = s.read_to_end(&mut answer);
+    assert!(answer.is_empty(), "{}", String::from_utf8_lossy(&answer));
+
+    let kill = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    let mut rest = String::new();
+    let _ = stderr.read_to_string(&mut rest);
+    assert!(rest.contains("draining"), "{rest}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -7,4 +7,5 @@ mod in_process_client;
 mod in_process_example;
 mod inbound_stack;
 mod load_never_panics;
+mod proxy;
 mod support;

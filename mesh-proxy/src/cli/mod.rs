@@ -1,6 +1,8 @@
 //! Command-line interface.
 
+mod certs;
 mod explain;
+mod run;
 mod validate;
 
 use std::path::PathBuf;
@@ -24,6 +26,10 @@ enum Command {
     Validate(validate::Args),
     /// Print, as one JSON object, every decision the mesh makes for one request.
     Explain(Box<explain::Args>),
+    /// Run the proxy: load the resources and the bootstrap file, serve inbound and admin.
+    Run(run::Args),
+    /// Make a development root CA and workload certificates with SPIFFE IDs (PEM).
+    Certs(certs::Args),
 }
 
 /// Options shared by commands that read resources.
@@ -74,5 +80,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, String> {
     match cli.command {
         Command::Validate(a) => Ok(validate::run(&a)),
         Command::Explain(a) => explain::run(&a),
+        Command::Run(a) => run::run(&a),
+        Command::Certs(a) => certs::run(&a),
     }
 }

@@ -1,0 +1,160 @@
+//! The innermost inbound service: forwards to the local application over a pooled HTTP/1.1
+//! client (hyper-util legacy client). Hop-by-hop headers are dropped both ways, and
+//! `x-forwarded-client-cert` from the peer is removed (identity never comes from a header,
+//! security.md §1.5). A connect or protocol failure becomes a typed [`UpstreamError`].
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use http::header::{self, HeaderMap, HeaderName};
+use http::{Request, Response, Uri, Version};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+
+use super::Inbound;
+use crate::body::{Body, BoxError};
+use crate::stack::Stack;
+
+/// The local application could not be reached or broke the exchange (Envoy flag `UF`/`UC`).
+#[derive(Debug, thiserror::Error)]
+#[error("local application {app}: {source}")]
+pub struct UpstreamError {
+    /// The application's address.
+    pub app: SocketAddr,
+    /// The client's error.
+    #[source]
+    pub source: BoxError,
+}
+
+/// Forwards requests to one local address.
+#[derive(Clone, Debug)]
+pub struct Forward {
+    app: SocketAddr,
+    client: Client<HttpConnector, Body>,
+}
+
+/// Headers that describe one hop and must not be forwarded (RFC 9110 §7.6.1).
+const HOP_BY_HOP: [HeaderName; 6] = [
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+    header::TE,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
+];
+
+fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    let named: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
+        .collect();
+    for h in HOP_BY_HOP.iter().chain(&named) {
+        headers.remove(h);
+    }
+}
+
+// === impl Forward ===
+
+impl Forward {
+    /// A pooled client to `app`.
+    pub fn new(app: SocketAddr, connect_timeout: Duration) -> Self {
+        let mut connector = HttpConnector::new();
+        connector.set_connect_timeout(Some(connect_timeout));
+        connector.set_nodelay(true);
+        let client = Client::builder(TokioExecutor::new())
+            .timer(TokioTimer::new())
+            .pool_timer(TokioTimer::new())
+            .pool_idle_timeout(Duration::from_secs(90))
+            .build(connector);
+        Forward { app, client }
+    }
+}
+
+impl tower::Service<Request<Body>> for Forward {
+    type Response = Response<Body>;
+    type Error = BoxError;
+    type Future = std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<Response<Body>, BoxError>> + Send>,
+    >;
+
+    fn poll_ready(
+        &mut self,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), BoxError>> {
+        // The pool opens connections on demand.
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request<Body>) -> Self::Future {
+        let (mut parts, body) = req.into_parts();
+        // h2 carries the authority in the URI; the application speaks HTTP/1.1 and needs Host.
+        if !parts.headers.contains_key(header::HOST)
+            && let Some(auth) = parts.uri.authority()
+            && let Ok(v) = auth.as_str().parse()
+        {
+            parts.headers.insert(header::HOST, v);
+        }
+        strip_hop_by_hop(&mut parts.headers);
+        parts.headers.remove("x-forwarded-client-cert");
+        let pq = parts
+            .uri
+            .path_and_query()
+            .map_or("/", |pq| pq.as_str())
+            .to_owned();
+        let app = self.app;
+        let uri = Uri::builder()
+            .scheme("http")
+            .authority(app.to_string())
+            .path_and_query(pq)
+            .build();
+        let client = self.client.clone();
+        Box::pin(async move {
+            parts.uri = uri.map_err(|e| UpstreamError {
+                app,
+                source: e.into(),
+            })?;
+            parts.version = Version::HTTP_11;
+            let rsp = client
+                .request(Request::from_parts(parts, body))
+                .await
+                .map_err(|e| UpstreamError {
+                    app,
+                    source: e.into(),
+                })?;
+            let (mut parts, body) = rsp.into_parts();
+            strip_hop_by_hop(&mut parts.headers);
+            parts.version = Version::default();
+            Ok(Response::from_parts(parts, Body::new(body)))
+        })
+    }
+}
+
+impl Inbound {
+    /// The innermost service: the pooled client to the local application.
+    pub fn forward(&self) -> Stack<Forward> {
+        Stack::new(Forward::new(self.app, self.connect_timeout))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hop_by_hop_headers_and_those_named_by_connection_are_dropped() {
+        let mut h = HeaderMap::new();
+        h.insert(header::CONNECTION, "keep-alive, x-secret".parse().unwrap());
+        h.insert("keep-alive", "timeout=5".parse().unwrap());
+        h.insert("x-secret", "1".parse().unwrap());
+        h.insert(header::TE, "trailers".parse().unwrap());
+        h.insert(header::UPGRADE, "websocket".parse().unwrap());
+        h.insert("x-kept", "1".parse().unwrap());
+        strip_hop_by_hop(&mut h);
+        let left: Vec<&str> = h.keys().map(HeaderName::as_str).collect();
+        assert_eq!(left, ["x-kept"]);
+    }
+}

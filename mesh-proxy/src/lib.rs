@@ -1,0 +1,20 @@
+//! `mesh-proxy` as a library: the pieces `mesh-proxy run` assembles (bootstrap file, TLS,
+//! inbound stack, admin port, metrics) and [`run`] itself, so tests can start a proxy in
+//! process on listeners they bound.
+#![forbid(unsafe_code)]
+#![deny(rust_2018_idioms)]
+#![warn(missing_docs)]
+
+pub mod admin;
+pub mod body;
+pub mod bootstrap;
+pub mod certs;
+pub mod drain;
+pub mod inbound;
+pub mod metrics;
+mod proxy;
+pub mod reload;
+pub mod stack;
+pub mod tls;
+
+pub use crate::proxy::{Listeners, ProxyConfig, RunError, run, run_with};
