@@ -16,6 +16,12 @@ pub struct SyntaxError {
 /// Nesting deeper than this is rejected (Kubernetes resources nest about 12 levels).
 pub const MAX_DEPTH: usize = 64;
 
+/// More documents than this in one file are rejected.
+pub const MAX_DOCUMENTS: usize = 16_384;
+
+/// More YAML nodes (mappings, sequences, scalars) than this in one file are rejected.
+pub const MAX_NODES: usize = 2_000_000;
+
 /// Parses every document of a multi-document YAML text.
 ///
 /// Budgets: at most 64 levels of nesting, bounded alias expansion and node counts (what
@@ -50,6 +56,11 @@ fn parse_on_this_thread(text: &str) -> Result<Vec<Node>, SyntaxError> {
     let mut budget = serde_saphyr::Budget::default();
     budget.max_depth = MAX_DEPTH;
     budget.flow_nesting_limit = MAX_DEPTH;
+    // Files are capped at 16 MiB before parsing; within that, allow what a large rendered
+    // manifest holds (serde-saphyr's defaults stop at 1,024 documents and 250,000 nodes).
+    budget.max_documents = MAX_DOCUMENTS;
+    budget.max_nodes = MAX_NODES;
+    budget.max_events = 4 * MAX_NODES;
     let options = serde_saphyr::options! { budget: Some(budget) };
     let docs: Vec<Option<Node>> =
         serde_saphyr::from_multiple_with_options(text, options).map_err(|e| {
@@ -60,10 +71,16 @@ fn parse_on_this_thread(text: &str) -> Result<Vec<Node>, SyntaxError> {
                     column: u32::try_from(l.column()).unwrap_or(u32::MAX),
                 })
                 .unwrap_or_default();
-            SyntaxError {
-                pos,
-                message: first_line(&e.without_snippet().to_string()),
-            }
+            let message = first_line(&e.without_snippet().to_string());
+            let message = match message.strip_prefix("budget breached: ") {
+                Some(what) => format!(
+                    "the file exceeds a parser safety limit ({what}; at most {MAX_DOCUMENTS} \
+                     documents, {MAX_NODES} nodes and {MAX_DEPTH} levels of nesting per file): \
+                     split it into smaller files"
+                ),
+                None => message,
+            };
+            SyntaxError { pos, message }
         })?;
     Ok(docs
         .into_iter()

@@ -69,3 +69,17 @@ fn alias_bombs_and_deep_nesting_fail_cleanly() {
         .collect();
     assert!(parse_documents(&deep_block).is_err());
 }
+
+#[test]
+fn large_multi_document_files_load_and_separator_storms_stop_with_advice() {
+    let doc = "kind: X\nmetadata: {name: n}\n---\n";
+    let big = doc.repeat(5_000);
+    assert_eq!(parse_documents(&big).map(|d| d.len()), Ok(5_000));
+    let storm = "---\n".repeat(MAX_DOCUMENTS + 1);
+    let err = parse_documents(&storm).unwrap_err();
+    assert!(
+        err.message.contains("split it into smaller files"),
+        "{err:?}"
+    );
+    assert!(err.pos.line > 0, "{err:?}");
+}
