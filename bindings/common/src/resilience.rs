@@ -69,7 +69,9 @@ impl Clock {
 /// A Linkerd retry budget used on its own: every request deposits, every retry withdraws.
 #[derive(Debug)]
 pub struct Budget {
-    budget: RetryBudget,
+    /// Boxed: the engine is 128-byte aligned (its slots own their cache lines), which host
+    /// objects (pyo3 classes) do not honour; the heap does.
+    budget: Box<RetryBudget>,
     clock: Clock,
 }
 
@@ -93,7 +95,7 @@ impl Budget {
         };
         let clock = Clock::new();
         Ok(Budget {
-            budget: RetryBudget::try_new(&settings, clock.now())?,
+            budget: Box::new(RetryBudget::try_new(&settings, clock.now())?),
             clock,
         })
     }
