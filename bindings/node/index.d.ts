@@ -27,6 +27,39 @@ export declare class Mesh {
    * the request's `seed`.
    */
   route(request: Request): Record<string, any>
+  /**
+   * The AuthorizationPolicy verdict for the request's receiving workload
+   * (`explain(request).authz`): decision, status, reason, policy, rule, action, path,
+   * audit, dry_run. Policies are compiled once, when the mesh is built.
+   */
+  authorize(request: Request): Record<string, any>
+}
+
+/** Envoy's consecutive-error outlier detector over named hosts. */
+export declare class OutlierDetector {
+  /** A detector for `hosts` (names), all healthy. */
+  constructor(hosts: string[], settings?: OutlierSettings)
+  /** Records a response status from `host`; true when it ejected the host. */
+  record(host: string, status: number): boolean
+  /** The hosts ejected now, in list order. */
+  ejected(): Array<string>
+  /** Moves the detector's clock `seconds` forward, running the un-ejections now due. */
+  advance(seconds: number): void
+}
+
+/** A Linkerd retry budget on its own: `deposit()` per request, `withdraw()` per retry. */
+export declare class RetryBudget {
+  /**
+   * `retryRatio` retries per request plus `minRetriesPerSecond`, over `ttlSeconds`
+   * (Linkerd's defaults 0.2, 10, 10). Throws on settings Linkerd rejects.
+   */
+  constructor(retryRatio?: number | undefined | null, minRetriesPerSecond?: number | undefined | null, ttlSeconds?: number | undefined | null)
+  /** One request: adds its share of retries. */
+  deposit(): void
+  /** One retry: true (and spent) when the budget allows it. */
+  withdraw(): boolean
+  /** Moves the budget's clock `seconds` forward. */
+  advance(seconds: number): void
 }
 
 /** One finding about the resources. (Declared for `index.d.ts`; values come from serde.) */
@@ -45,6 +78,28 @@ export interface Diagnostic {
   path: string
   /** What is wrong and what to do. */
   message: string
+}
+
+/**
+ * Outlier detector settings: Istio's names in snake case, durations as Istio strings
+ * (`"30s"`); absent fields take Envoy's defaults. (Declared for `index.d.ts`; values are
+ * read through serde.)
+ */
+export interface OutlierSettings {
+  /** `consecutive5xxErrors` (5; 0 disables). */
+  consecutive_5xx?: number
+  /** `consecutiveGatewayErrors` (off). */
+  consecutive_gateway_errors?: number
+  /** `interval` (`"10s"`). */
+  interval?: string
+  /** `baseEjectionTime` (`"30s"`). */
+  base_ejection_time?: string
+  /** `maxEjectionTime` (`"300s"`). */
+  max_ejection_time?: string
+  /** `maxEjectionPercent` (10). */
+  max_ejection_percent?: number
+  /** `minHealthPercent` (0). */
+  min_health_percent?: number
 }
 
 /**

@@ -836,3 +836,5 @@ function __napiStampBindingTarget(exportsObject, target) {
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
 module.exports.Mesh = nativeBinding.Mesh
+module.exports.OutlierDetector = nativeBinding.OutlierDetector
+module.exports.RetryBudget = nativeBinding.RetryBudget

@@ -74,3 +74,46 @@ class Mesh:
         """Every decision for one request: the ``mesh-proxy explain`` JSON document."""
     def route(self, request: Request) -> Dict[str, Any]:
         """The routing part of ``explain``, with the destination picked with ``seed``."""
+    def authorize(self, request: Request) -> Dict[str, Any]:
+        """The AuthorizationPolicy verdict for the receiving workload (``explain(..)["authz"]``):
+        ``decision`` (``ALLOW``/``DENY``), ``status`` (403 when denied), ``reason``, ``policy``,
+        ``rule``, ``action``, ``path``, ``audit``, ``dry_run``. Policies are compiled once, when
+        the mesh is built."""
+
+class RetryBudget:
+    """A Linkerd retry budget: each request deposits ``retry_ratio`` retries, kept for
+    ``ttl_seconds``, on top of ``min_retries_per_second``. Raises ``ValueError`` on bad
+    settings."""
+
+    def __init__(
+        self, retry_ratio: float = 0.2, min_retries_per_second: int = 10, ttl_seconds: float = 10.0
+    ) -> None: ...
+    def deposit(self) -> None:
+        """One request."""
+    def withdraw(self) -> bool:
+        """One retry: True (and spent) when the budget allows it."""
+    def advance(self, seconds: float) -> None:
+        """Moves the budget's clock forward."""
+
+class OutlierDetector:
+    """Envoy's consecutive-error outlier detector over named hosts. Settings use Istio's names in
+    snake case; durations are Istio strings (``"30s"``)."""
+
+    def __init__(
+        self,
+        hosts: Sequence[str],
+        *,
+        consecutive_5xx: int = 5,
+        consecutive_gateway_errors: int = 0,
+        interval: str = "10s",
+        base_ejection_time: str = "30s",
+        max_ejection_time: str = "300s",
+        max_ejection_percent: int = 10,
+        min_health_percent: int = 0,
+    ) -> None: ...
+    def record(self, host: str, status: int) -> bool:
+        """Records a response status from ``host``; True when it ejected the host."""
+    def ejected(self) -> List[str]:
+        """The hosts ejected now, in list order."""
+    def advance(self, seconds: float) -> None:
+        """Moves the detector's clock forward, running the un-ejections now due."""

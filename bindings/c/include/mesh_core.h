@@ -39,6 +39,11 @@ typedef enum {
    A bug: the library panicked; the call had no effect.
    */
   MESH_CORE_RESULT_PANIC = 5,
+  /*
+   Retry budget or outlier detector settings out of range or malformed, an unknown host,
+   or a status that is not an HTTP status.
+   */
+  MESH_CORE_RESULT_INVALID_SETTINGS = 6,
 } mesh_core_result;
 
 /*
@@ -46,6 +51,18 @@ typedef enum {
  once with `mesh_core_mesh_free`.
  */
 typedef struct mesh_core_mesh mesh_core_mesh;
+
+/*
+ Envoy's consecutive-error outlier detector over named hosts (opaque; one thread at a
+ time). Free it once with `mesh_core_outlier_detector_free`.
+ */
+typedef struct mesh_core_outlier_detector mesh_core_outlier_detector;
+
+/*
+ A Linkerd retry budget (opaque). `deposit` and `withdraw` may be called from several
+ threads at once; free it once with `mesh_core_retry_budget_free`.
+ */
+typedef struct mesh_core_retry_budget mesh_core_retry_budget;
 
 #ifdef __cplusplus
 extern "C" {
@@ -143,6 +160,129 @@ mesh_core_result mesh_core_route(const mesh_core_mesh *mesh,
                                  size_t request_len,
                                  char **json_out,
                                  size_t *json_len_out);
+
+/*
+ The AuthorizationPolicy verdict for the request's receiving workload (the `authz` object
+ of `mesh_core_explain`: `decision`, `status`, `reason`, `policy`, `rule`, `action`,
+ `path`, `audit`, `dry_run`, ...), with the policies compiled when the mesh was built.
+ Same parameters and outputs as `mesh_core_explain`; at a gateway the request needs
+ `destination_workload`.
+
+ # Safety
+ As `mesh_core_explain`.
+ */
+mesh_core_result mesh_core_authorize(const mesh_core_mesh *mesh,
+                                     const char *request,
+                                     size_t request_len,
+                                     char **json_out,
+                                     size_t *json_len_out);
+
+/*
+ A budget of `retry_ratio` retries per request plus `min_retries_per_second`, over a window
+ of `ttl_seconds` (Linkerd: ratio in [0, 1000], ttl in [1, 60] s). `*budget_out` receives
+ the handle, or NULL with `MESH_CORE_RESULT_INVALID_SETTINGS`.
+
+ # Safety
+ `budget_out` must be valid for a write.
+ */
+mesh_core_result mesh_core_retry_budget_new(double retry_ratio,
+                                            uint32_t min_retries_per_second,
+                                            double ttl_seconds,
+                                            mesh_core_retry_budget **budget_out);
+
+/*
+ Frees a budget. NULL is a no-op.
+
+ # Safety
+ `budget` must be NULL or a handle from `mesh_core_retry_budget_new`, not freed before and
+ not in use by another thread.
+ */
+void mesh_core_retry_budget_free(mesh_core_retry_budget *budget);
+
+/*
+ One request: adds its share of retries.
+
+ # Safety
+ `budget` must be NULL or a live handle.
+ */
+mesh_core_result mesh_core_retry_budget_deposit(const mesh_core_retry_budget *budget);
+
+/*
+ One retry: `*allowed_out` is true (and the retry spent) when the budget allows it.
+
+ # Safety
+ `budget` must be NULL or a live handle; `allowed_out` valid for a write.
+ */
+mesh_core_result mesh_core_retry_budget_withdraw(const mesh_core_retry_budget *budget,
+                                                 bool *allowed_out);
+
+/*
+ Moves the budget's clock `seconds` (finite, >= 0) forward.
+
+ # Safety
+ `budget` must be NULL or a live handle not in use by another thread.
+ */
+mesh_core_result mesh_core_retry_budget_advance(mesh_core_retry_budget *budget, double seconds);
+
+/*
+ A detector from `settings_len` bytes of JSON at `settings`: `hosts` (array of names,
+ required) and Istio's `outlierDetection` names in snake case, durations as Istio strings:
+ `consecutive_5xx`, `consecutive_gateway_errors`, `interval`, `base_ejection_time`,
+ `max_ejection_time`, `max_ejection_percent`, `min_health_percent`. `*detector_out`
+ receives the handle, or NULL with `MESH_CORE_RESULT_INVALID_SETTINGS`.
+
+ # Safety
+ `settings` valid for `settings_len` bytes; `detector_out` valid for a write.
+ */
+mesh_core_result mesh_core_outlier_detector_new(const char *settings,
+                                                size_t settings_len,
+                                                mesh_core_outlier_detector **detector_out);
+
+/*
+ Frees a detector. NULL is a no-op.
+
+ # Safety
+ `detector` must be NULL or a handle from `mesh_core_outlier_detector_new`, not freed
+ before and not in use by another thread.
+ */
+void mesh_core_outlier_detector_free(mesh_core_outlier_detector *detector);
+
+/*
+ Records a response `status` from the host named by `host_len` bytes at `host`;
+ `*ejected_out` (may be NULL) is true when this response ejected it. An unknown host or a
+ status outside 100..=599 is `MESH_CORE_RESULT_INVALID_SETTINGS`.
+
+ # Safety
+ `detector` must be NULL or a live handle not in use by another thread; `host` valid for
+ `host_len` bytes; `ejected_out` NULL or valid for a write.
+ */
+mesh_core_result mesh_core_outlier_detector_record(mesh_core_outlier_detector *detector,
+                                                   const char *host,
+                                                   size_t host_len,
+                                                   uint32_t status,
+                                                   bool *ejected_out);
+
+/*
+ The hosts ejected now, as a JSON array of names in list order; `*json_len_out` (may be
+ NULL) its length. Free the string with `mesh_core_string_free`.
+
+ # Safety
+ `detector` must be NULL or a live handle not in use by another thread; `json_out` valid
+ for a write; `json_len_out` NULL or valid for a write.
+ */
+mesh_core_result mesh_core_outlier_detector_ejected(mesh_core_outlier_detector *detector,
+                                                    char **json_out,
+                                                    size_t *json_len_out);
+
+/*
+ Moves the detector's clock `seconds` (finite, >= 0) forward, running the un-ejections now
+ due.
+
+ # Safety
+ `detector` must be NULL or a live handle not in use by another thread.
+ */
+mesh_core_result mesh_core_outlier_detector_advance(mesh_core_outlier_detector *detector,
+                                                    double seconds);
 
 /*
  Frees a string this library returned. NULL is a no-op.

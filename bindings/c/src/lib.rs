@@ -10,6 +10,7 @@
 #![allow(non_camel_case_types)]
 
 mod mesh;
+mod resilience;
 mod string;
 #[cfg(test)]
 mod tests;
@@ -18,8 +19,16 @@ use std::ffi::c_char;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 pub use self::mesh::{
-    mesh_core_explain, mesh_core_mesh, mesh_core_mesh_free, mesh_core_mesh_new_from_path,
-    mesh_core_mesh_new_from_yaml, mesh_core_mesh_warnings, mesh_core_route,
+    mesh_core_authorize, mesh_core_explain, mesh_core_mesh, mesh_core_mesh_free,
+    mesh_core_mesh_new_from_path, mesh_core_mesh_new_from_yaml, mesh_core_mesh_warnings,
+    mesh_core_route,
+};
+pub use self::resilience::{
+    mesh_core_outlier_detector, mesh_core_outlier_detector_advance,
+    mesh_core_outlier_detector_ejected, mesh_core_outlier_detector_free,
+    mesh_core_outlier_detector_new, mesh_core_outlier_detector_record, mesh_core_retry_budget,
+    mesh_core_retry_budget_advance, mesh_core_retry_budget_deposit, mesh_core_retry_budget_free,
+    mesh_core_retry_budget_new, mesh_core_retry_budget_withdraw,
 };
 pub use self::string::mesh_core_string_free;
 
@@ -39,6 +48,9 @@ pub enum mesh_core_result {
     InvalidRequest = 4,
     /// A bug: the library panicked; the call had no effect.
     Panic = 5,
+    /// Retry budget or outlier detector settings out of range or malformed, an unknown host,
+    /// or a status that is not an HTTP status.
+    InvalidSettings = 6,
 }
 
 /// A static, NUL-terminated description of a result (never NULL, never to be freed).
@@ -51,6 +63,9 @@ pub extern "C" fn mesh_core_result_message(result: mesh_core_result) -> *const c
         mesh_core_result::InvalidConfig => b"the mesh configuration is invalid\0",
         mesh_core_result::InvalidRequest => b"the request could not be evaluated\0",
         mesh_core_result::Panic => b"internal error (panic caught at the C boundary)\0",
+        mesh_core_result::InvalidSettings => {
+            b"invalid settings, unknown host or status for a retry budget or outlier detector\0"
+        }
     };
     s.as_ptr().cast()
 }

@@ -3,6 +3,7 @@
 use std::ffi::c_char;
 
 use mesh_bindings::RequestSpec;
+use mesh_core::security::authz::AuthzPolicies;
 use mesh_core::{Diagnostic, InvalidConfig, Mesh};
 
 use crate::string::{borrow_str, give_string};
@@ -12,6 +13,8 @@ use crate::{boundary, mesh_core_result};
 /// once with `mesh_core_mesh_free`.
 pub struct mesh_core_mesh {
     mesh: Mesh,
+    /// Compiled once, beside the mesh, for `mesh_core_authorize`.
+    authz: AuthzPolicies,
     warnings: Vec<Diagnostic>,
 }
 
@@ -140,7 +143,7 @@ pub unsafe extern "C" fn mesh_core_explain(
             request_len,
             json_out,
             json_len_out,
-            |m, r| mesh_bindings::explain(m, r).map(|e| serde_json::to_string(&e)),
+            |m, r| mesh_bindings::explain(&m.mesh, r).map(|e| serde_json::to_string(&e)),
         )
     }
 }
@@ -166,7 +169,38 @@ pub unsafe extern "C" fn mesh_core_route(
             request_len,
             json_out,
             json_len_out,
-            |m, r| mesh_bindings::route(m, r).map(|e| serde_json::to_string(&e)),
+            |m, r| mesh_bindings::route(&m.mesh, r).map(|e| serde_json::to_string(&e)),
+        )
+    }
+}
+
+/// The AuthorizationPolicy verdict for the request's receiving workload (the `authz` object
+/// of `mesh_core_explain`: `decision`, `status`, `reason`, `policy`, `rule`, `action`,
+/// `path`, `audit`, `dry_run`, ...), with the policies compiled when the mesh was built.
+/// Same parameters and outputs as `mesh_core_explain`; at a gateway the request needs
+/// `destination_workload`.
+///
+/// # Safety
+/// As `mesh_core_explain`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mesh_core_authorize(
+    mesh: *const mesh_core_mesh,
+    request: *const c_char,
+    request_len: usize,
+    json_out: *mut *mut c_char,
+    json_len_out: *mut usize,
+) -> mesh_core_result {
+    // SAFETY: forwarded contract.
+    unsafe {
+        decide(
+            mesh,
+            request,
+            request_len,
+            json_out,
+            json_len_out,
+            |m, r| {
+                mesh_bindings::authorize(&m.mesh, &m.authz, r).map(|e| serde_json::to_string(&e))
+            },
         )
     }
 }
@@ -181,7 +215,7 @@ unsafe fn decide(
     request_len: usize,
     json_out: *mut *mut c_char,
     json_len_out: *mut usize,
-    f: impl FnOnce(&Mesh, &RequestSpec) -> Decision,
+    f: impl FnOnce(&mesh_core_mesh, &RequestSpec) -> Decision,
 ) -> mesh_core_result {
     boundary(|| {
         // SAFETY: the caller's contract.
@@ -193,7 +227,7 @@ unsafe fn decide(
         let text = unsafe { borrow_str(request, request_len) }?;
         let out = RequestSpec::from_json(text)
             .map_err(|e| format!("request: {e}"))
-            .and_then(|spec| f(&mesh.mesh, &spec).map_err(|e| e.to_string()));
+            .and_then(|spec| f(mesh, &spec).map_err(|e| e.to_string()));
         let (json, result) = match out {
             Ok(Ok(json)) => (json, Ok(())),
             // Serializing a decision cannot fail (string keys, finite numbers).
@@ -221,7 +255,12 @@ unsafe fn hand_out(
     let (diags, result) = match built {
         Ok((mesh, warnings)) => {
             let json = mesh_bindings::diagnostics_json(&warnings);
-            let handle = Box::into_raw(Box::new(mesh_core_mesh { mesh, warnings }));
+            let authz = mesh_bindings::compile_authz(&mesh);
+            let handle = Box::into_raw(Box::new(mesh_core_mesh {
+                mesh,
+                authz,
+                warnings,
+            }));
             // SAFETY: the caller's contract.
             unsafe { *mesh_out = handle };
             (json, Ok(()))

@@ -154,10 +154,76 @@ fn every_result_has_a_message() {
         mesh_core_result::InvalidConfig,
         mesh_core_result::InvalidRequest,
         mesh_core_result::Panic,
+        mesh_core_result::InvalidSettings,
     ] {
         let m = unsafe { CStr::from_ptr(mesh_core_result_message(r)) };
         assert!(!m.to_bytes().is_empty());
     }
     let v = unsafe { CStr::from_ptr(mesh_core_version()) };
     assert_eq!(v.to_str().unwrap(), env!("CARGO_PKG_VERSION"));
+}
+
+#[test]
+fn authorize_denies_a_plaintext_peer_with_403() {
+    let m = myapp_authz();
+    let req = r#"{"url": "http://myapp.production/api/x",
+        "destination_workload": "production/myapp", "destination_labels": {"app": "myapp"}}"#;
+    let (r, rl) = s(req);
+    let mut out = ptr::null_mut();
+    let res = unsafe { mesh_core_authorize(m, r, rl, &mut out, ptr::null_mut()) };
+    assert_eq!(res, mesh_core_result::Ok);
+    let v: serde_json::Value = serde_json::from_str(&take(out)).unwrap();
+    assert_eq!(
+        (v["decision"].as_str(), v["status"].as_u64()),
+        (Some("DENY"), Some(403))
+    );
+    unsafe { mesh_core_mesh_free(m) };
+}
+
+fn myapp_authz() -> *mut mesh_core_mesh {
+    let text = include_str!("../../../examples/resources/authorizationpolicy-myapp.yaml");
+    let (y, yl) = s(text);
+    let mut mesh = ptr::null_mut();
+    let r = unsafe {
+        mesh_core_mesh_new_from_yaml(
+            y,
+            yl,
+            ptr::null(),
+            0,
+            &mut mesh,
+            ptr::null_mut(),
+            ptr::null_mut(),
+        )
+    };
+    assert_eq!(r, mesh_core_result::Ok);
+    mesh
+}
+
+#[test]
+fn budget_and_detector_handles_reject_bad_input_without_panicking() {
+    let mut b = ptr::null_mut();
+    let r = unsafe { mesh_core_retry_budget_new(f64::NAN, 0, 10.0, &mut b) };
+    assert_eq!((r, b.is_null()), (mesh_core_result::InvalidSettings, true));
+    let r = unsafe { mesh_core_retry_budget_new(0.2, 0, 10.0, ptr::null_mut()) };
+    assert_eq!(r, mesh_core_result::NullParameter);
+
+    let (j, jl) = s(r#"{"hosts": ["a"], "consecutive_5xx": 1, "max_ejection_percent": 100}"#);
+    let mut d = ptr::null_mut();
+    assert_eq!(
+        unsafe { mesh_core_outlier_detector_new(j, jl, &mut d) },
+        mesh_core_result::Ok
+    );
+    let (h, hl) = s("a");
+    let mut ejected = false;
+    let r = unsafe { mesh_core_outlier_detector_record(d, h, hl, 500, &mut ejected) };
+    assert_eq!((r, ejected), (mesh_core_result::Ok, true));
+    let r = unsafe { mesh_core_outlier_detector_advance(d, f64::INFINITY) };
+    assert_eq!(r, mesh_core_result::InvalidSettings);
+    let mut out = ptr::null_mut();
+    let r = unsafe { mesh_core_outlier_detector_ejected(d, &mut out, ptr::null_mut()) };
+    assert_eq!(
+        (r, take(out)),
+        (mesh_core_result::Ok, r#"["a"]"#.to_owned())
+    );
+    unsafe { mesh_core_outlier_detector_free(d) };
 }

@@ -1,5 +1,6 @@
 /* The C API on the shipped examples: the decisions the Rust tests check, every error path,
  * and no leak (built with -fsanitize=address,undefined). Prints "N passed, N failed". */
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -128,6 +129,117 @@ static void test_nulls_and_utf8(const mesh_core_mesh *m) {
   mesh_core_string_free(NULL);
 }
 
+static mesh_core_result authorize(const mesh_core_mesh *m, const char *principal, const char *path,
+                                  const char *mtls, char **out) {
+  char req[1024];
+  snprintf(req, sizeof req,
+           "{\"url\":\"http://myapp.production%s\",\"mtls\":%s,\"source_principal\":\"%s\","
+           "\"destination_workload\":\"production/myapp\",\"destination_labels\":{\"app\":\"myapp\"}}",
+           path, mtls, principal);
+  size_t len = 0;
+  *out = NULL;
+  mesh_core_result r = mesh_core_authorize(m, req, strlen(req), out, &len);
+  if (*out != NULL && strlen(*out) != len) len_mismatches++;
+  return r;
+}
+
+static void test_authorize(void) {
+  static char yaml[1 << 14];
+  CHECK(append_example(yaml, sizeof yaml, "authorizationpolicy-myapp") == 0);
+  mesh_core_mesh *m = NULL;
+  CHECK(mesh_core_mesh_new_from_yaml(yaml, strlen(yaml), NULL, 0, &m, NULL, NULL) == MESH_CORE_RESULT_OK);
+  if (m == NULL) return;
+  char *out = NULL;
+  const char *frontend = "cluster.local/ns/production/sa/frontend";
+  CHECK(authorize(m, frontend, "/api/x", "true", &out) == MESH_CORE_RESULT_OK);
+  CHECK(strstr(out, "\"decision\":\"ALLOW\",\"status\":null") != NULL);
+  CHECK(strstr(out, "\"policy\":\"production/myapp-authz\",\"rule\":0,\"action\":\"ALLOW\"") != NULL);
+  mesh_core_string_free(out);
+  CHECK(authorize(m, "cluster.local/ns/production/sa/intruder", "/api/x", "true", &out) == MESH_CORE_RESULT_OK);
+  CHECK(strstr(out, "\"decision\":\"DENY\",\"status\":403,\"reason\":\"") != NULL);
+  CHECK(strstr(out, "\"reason\":\"\"") == NULL);
+  mesh_core_string_free(out);
+  CHECK(authorize(m, frontend, "/api/x", "false", &out) == MESH_CORE_RESULT_OK);
+  CHECK(strstr(out, "\"status\":403") != NULL);
+  mesh_core_string_free(out);
+  CHECK(authorize(m, "cluster.local/ns/elsewhere/sa/probe", "/health", "false", &out) == MESH_CORE_RESULT_OK);
+  CHECK(strstr(out, "\"decision\":\"ALLOW\"") != NULL && strstr(out, "\"rule\":1") != NULL);
+  mesh_core_string_free(out);
+  const char *gw = "{\"url\":\"http://myapp/\",\"gateway\":\"istio-system/gw\",\"port\":80}";
+  out = NULL;
+  CHECK(mesh_core_authorize(m, gw, strlen(gw), &out, NULL) == MESH_CORE_RESULT_INVALID_REQUEST);
+  CHECK(out != NULL && strstr(out, "destination_workload") != NULL);
+  mesh_core_string_free(out);
+  CHECK(mesh_core_authorize(NULL, gw, strlen(gw), &out, NULL) == MESH_CORE_RESULT_NULL_PARAMETER);
+  mesh_core_mesh_free(m);
+}
+
+static int withdrawals(mesh_core_retry_budget *b, int tries) {
+  int allowed = 0;
+  for (int i = 0; i < tries; i++) {
+    bool ok = false;
+    if (mesh_core_retry_budget_withdraw(b, &ok) == MESH_CORE_RESULT_OK && ok) allowed++;
+  }
+  return allowed;
+}
+
+static void test_retry_budget(void) {
+  mesh_core_retry_budget *b = NULL;
+  CHECK(mesh_core_retry_budget_new(0.2, 0, 10.0, &b) == MESH_CORE_RESULT_OK && b != NULL);
+  for (int i = 0; i < 100; i++) CHECK(mesh_core_retry_budget_deposit(b) == MESH_CORE_RESULT_OK);
+  CHECK(withdrawals(b, 50) == 20);
+  /* After the window (ttl) the deposits have expired. */
+  for (int i = 0; i < 100; i++) mesh_core_retry_budget_deposit(b);
+  CHECK(mesh_core_retry_budget_advance(b, 11.0) == MESH_CORE_RESULT_OK);
+  CHECK(withdrawals(b, 5) == 0);
+  CHECK(mesh_core_retry_budget_advance(b, -1.0) == MESH_CORE_RESULT_INVALID_SETTINGS);
+  mesh_core_retry_budget_free(b);
+  /* The minimum comes on top: 1/s over 10 s. */
+  CHECK(mesh_core_retry_budget_new(0.2, 1, 10.0, &b) == MESH_CORE_RESULT_OK);
+  for (int i = 0; i < 100; i++) mesh_core_retry_budget_deposit(b);
+  CHECK(withdrawals(b, 50) == 30);
+  mesh_core_retry_budget_free(b);
+  b = (mesh_core_retry_budget *)1;
+  CHECK(mesh_core_retry_budget_new(-1.0, 0, 10.0, &b) == MESH_CORE_RESULT_INVALID_SETTINGS && b == NULL);
+  CHECK(mesh_core_retry_budget_withdraw(NULL, NULL) == MESH_CORE_RESULT_NULL_PARAMETER);
+}
+
+static void test_outlier_detector(void) {
+  const char *settings = "{\"hosts\":[\"a\",\"b\"],\"consecutive_5xx\":5,\"interval\":\"1s\","
+                         "\"base_ejection_time\":\"30s\",\"max_ejection_percent\":100}";
+  mesh_core_outlier_detector *d = NULL;
+  CHECK(mesh_core_outlier_detector_new(settings, strlen(settings), &d) == MESH_CORE_RESULT_OK && d != NULL);
+  if (d == NULL) return;
+  int fired = 0;
+  for (int i = 0; i < 5; i++) {
+    bool ejected = false;
+    CHECK(mesh_core_outlier_detector_record(d, "a", 1, 503, &ejected) == MESH_CORE_RESULT_OK);
+    fired += ejected ? (i == 4 ? 1 : 100) : 0;
+  }
+  CHECK(fired == 1);
+  CHECK(mesh_core_outlier_detector_record(d, "b", 1, 503, NULL) == MESH_CORE_RESULT_OK);
+  char *out = NULL;
+  size_t len = 0;
+  CHECK(mesh_core_outlier_detector_ejected(d, &out, &len) == MESH_CORE_RESULT_OK);
+  CHECK(out != NULL && strcmp(out, "[\"a\"]") == 0 && len == 5);
+  mesh_core_string_free(out);
+  CHECK(mesh_core_outlier_detector_advance(d, 29.0) == MESH_CORE_RESULT_OK);
+  CHECK(mesh_core_outlier_detector_ejected(d, &out, NULL) == MESH_CORE_RESULT_OK);
+  CHECK(strcmp(out, "[\"a\"]") == 0);
+  mesh_core_string_free(out);
+  CHECK(mesh_core_outlier_detector_advance(d, 2.0) == MESH_CORE_RESULT_OK);
+  CHECK(mesh_core_outlier_detector_ejected(d, &out, NULL) == MESH_CORE_RESULT_OK);
+  CHECK(strcmp(out, "[]") == 0);
+  mesh_core_string_free(out);
+  CHECK(mesh_core_outlier_detector_record(d, "c", 1, 503, NULL) == MESH_CORE_RESULT_INVALID_SETTINGS);
+  CHECK(mesh_core_outlier_detector_record(d, "a", 1, 700, NULL) == MESH_CORE_RESULT_INVALID_SETTINGS);
+  mesh_core_outlier_detector_free(d);
+  const char *bad = "{\"hosts\":[\"a\"],\"interval\":5}";
+  d = (mesh_core_outlier_detector *)1;
+  CHECK(mesh_core_outlier_detector_new(bad, strlen(bad), &d) == MESH_CORE_RESULT_INVALID_SETTINGS && d == NULL);
+  CHECK(mesh_core_outlier_detector_new(NULL, 0, &d) == MESH_CORE_RESULT_NULL_PARAMETER);
+}
+
 int main(int argc, char **argv) {
   if (argc != 2) {
     fprintf(stderr, "usage: %s EXAMPLES_DIR\n", argv[0]);
@@ -160,6 +272,9 @@ int main(int argc, char **argv) {
     test_nulls_and_utf8(m);
   }
   test_invalid_config();
+  test_authorize();
+  test_retry_budget();
+  test_outlier_detector();
   CHECK(len_mismatches == 0);
   mesh_core_mesh_free(m);
   printf("%d passed, %d failed\n", passed, failed);

@@ -9,15 +9,18 @@
 #![warn(missing_docs)]
 
 mod request;
+mod resilience;
 #[cfg(test)]
 mod tests;
 
 use std::path::Path;
 
-use mesh_core::explain::{ExplainError, Explanation, RouteView};
+use mesh_core::explain::{AuthzView, ExplainError, Explanation, RouteView};
+use mesh_core::security::authz::AuthzPolicies;
 use mesh_core::{Diagnostic, InvalidConfig, LoadOptions, Loaded, Mesh, MeshConfig};
 
 pub use self::request::{Headers, RequestSpec};
+pub use self::resilience::{Budget, Detector, InvalidSettings, OutlierSpec};
 
 /// Why a request could not be evaluated: a field of the request, never the mesh.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -28,6 +31,9 @@ pub enum RequestError {
     /// `gateway` without `port`, or `port` without `gateway`.
     #[error("gateway and port go together: give both or neither")]
     GatewayPort,
+    /// `authorize` at a gateway without `destination_workload`: no workload to judge for.
+    #[error("authorize at a gateway needs destination_workload")]
+    NoAuthzWorkload,
     /// The request itself (URL, method, header, host, unknown gateway).
     #[error(transparent)]
     Explain(#[from] ExplainError),
@@ -56,6 +62,23 @@ pub fn explain(mesh: &Mesh, spec: &RequestSpec) -> Result<Explanation, RequestEr
 pub fn route(mesh: &Mesh, spec: &RequestSpec) -> Result<RouteView, RequestError> {
     let req = spec.to_explain_request()?;
     mesh_core::explain::route(mesh, &req).map_err(RequestError::from)
+}
+
+/// The mesh's AuthorizationPolicies compiled for [`authorize`]: build once per mesh and keep
+/// beside it. Policies that failed to compile are left out (`mesh-proxy explain` notes them).
+pub fn compile_authz(mesh: &Mesh) -> AuthzPolicies {
+    AuthzPolicies::from_mesh(mesh).0
+}
+
+/// The AuthorizationPolicy verdict for the request's receiving workload
+/// (`explain(..).authz`), with policies from [`compile_authz`] of the same mesh.
+pub fn authorize(
+    mesh: &Mesh,
+    policies: &AuthzPolicies,
+    spec: &RequestSpec,
+) -> Result<AuthzView, RequestError> {
+    let req = spec.to_explain_request()?;
+    mesh_core::explain::authz(mesh, policies, &req)?.ok_or(RequestError::NoAuthzWorkload)
 }
 
 /// Diagnostics as the JSON array every binding exposes (severity, file, line, column,

@@ -140,3 +140,93 @@ fn directory_loads_and_bad_yaml_reports_line_and_column() {
     assert!(d["line"].as_u64().unwrap() >= 1, "{d}");
     assert!(d["column"].as_u64().unwrap() >= 1, "{d}");
 }
+
+fn authz_mesh() -> Mesh {
+    mesh_from_path(&examples().join("authorizationpolicy-myapp.yaml"))
+        .unwrap()
+        .0
+}
+
+fn authz_request(principal: &str, path: &str) -> RequestSpec {
+    spec(&format!(
+        r#"{{"url": "http://myapp.production{path}", "mtls": true,
+            "source_principal": "{principal}",
+            "destination_workload": "production/myapp", "destination_labels": {{"app": "myapp"}}}}"#
+    ))
+}
+
+#[test]
+fn authorize_allows_frontend_and_denies_others_with_403() {
+    let m = authz_mesh();
+    let p = compile_authz(&m);
+    let ok = authorize(
+        &m,
+        &p,
+        &authz_request("cluster.local/ns/production/sa/frontend", "/api/x"),
+    )
+    .unwrap();
+    assert_eq!((ok.decision, ok.status), ("ALLOW", None));
+    assert_eq!(ok.policy.as_deref(), Some("production/myapp-authz"));
+    assert_eq!(ok.rule, Some(0));
+    let no = authorize(
+        &m,
+        &p,
+        &authz_request("cluster.local/ns/production/sa/other", "/api/x"),
+    )
+    .unwrap();
+    assert_eq!((no.decision, no.status), ("DENY", Some(403)));
+    assert!(!no.reason.is_empty());
+    let health = authorize(&m, &p, &authz_request("cluster.local/ns/x/sa/y", "/health")).unwrap();
+    assert_eq!((health.decision, health.rule), ("ALLOW", Some(1)));
+    // The same verdict as the full document.
+    let req = authz_request("cluster.local/ns/production/sa/other", "/api/x");
+    assert_eq!(explain(&m, &req).unwrap().authz, Some(no));
+}
+
+#[test]
+fn authorize_at_a_gateway_needs_a_destination() {
+    let m = authz_mesh();
+    let p = compile_authz(&m);
+    let req = spec(r#"{"url": "http://myapp/", "gateway": "istio-system/gw", "port": 80}"#);
+    assert!(authorize(&m, &p, &req).is_err());
+}
+
+#[test]
+fn budget_allows_twenty_retries_per_hundred_requests() {
+    let b = Budget::try_new(0.2, 0, 10.0).unwrap();
+    for _ in 0..100 {
+        b.deposit();
+    }
+    let allowed = (0..50).filter(|_| b.withdraw()).count();
+    assert_eq!(allowed, 20);
+    assert!(matches!(
+        Budget::try_new(-1.0, 0, 10.0),
+        Err(InvalidSettings::Budget(_))
+    ));
+    assert_eq!(
+        Budget::try_new(0.2, 0, f64::NAN).unwrap_err(),
+        InvalidSettings::TtlSeconds
+    );
+}
+
+#[test]
+fn detector_ejects_after_five_503s_and_returns_after_base_time() {
+    let s = OutlierSpec::from_json(
+        r#"{"hosts": ["a", "b"], "consecutive_5xx": 5, "interval": "1s",
+            "base_ejection_time": "30s", "max_ejection_percent": 100}"#,
+    )
+    .unwrap();
+    let mut d = Detector::try_new(s).unwrap();
+    let fired: Vec<bool> = (0..5).map(|_| d.record("a", 503).unwrap()).collect();
+    assert_eq!(fired, [false, false, false, false, true]);
+    assert_eq!(d.ejected(), ["a"]);
+    d.advance(29.0).unwrap();
+    assert_eq!(d.ejected(), ["a"]);
+    d.advance(2.0).unwrap();
+    assert!(d.ejected().is_empty());
+    assert_eq!(
+        d.record("c", 503).unwrap_err(),
+        InvalidSettings::UnknownHost("c".into())
+    );
+    assert!(OutlierSpec::from_json(r#"{"hosts": [], "interval": 5}"#).is_err());
+}

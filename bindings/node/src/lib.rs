@@ -5,7 +5,8 @@
 #![deny(rust_2018_idioms)]
 #![warn(missing_docs)]
 
-use mesh_bindings::RequestSpec;
+use mesh_bindings::{InvalidSettings, OutlierSpec, RequestSpec};
+use mesh_core::security::authz::AuthzPolicies;
 use mesh_core::{Diagnostic, InvalidConfig};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
@@ -14,7 +15,48 @@ use napi_derive::napi;
 #[napi]
 pub struct Mesh {
     mesh: mesh_core::Mesh,
+    /// Compiled once, beside the mesh, for `authorize`.
+    authz: AuthzPolicies,
     warnings: Vec<Diagnostic>,
+}
+
+/// A Linkerd retry budget on its own: `deposit()` per request, `withdraw()` per retry.
+#[napi]
+pub struct RetryBudget {
+    budget: mesh_bindings::Budget,
+}
+
+/// Envoy's consecutive-error outlier detector over named hosts.
+#[napi]
+pub struct OutlierDetector {
+    detector: mesh_bindings::Detector,
+}
+
+/// Outlier detector settings: Istio's names in snake case, durations as Istio strings
+/// (`"30s"`); absent fields take Envoy's defaults. (Declared for `index.d.ts`; values are
+/// read through serde.)
+#[napi(object, object_from_js = false, object_to_js = false)]
+pub struct OutlierSettings {
+    /// `consecutive5xxErrors` (5; 0 disables).
+    #[napi(js_name = "consecutive_5xx")]
+    pub consecutive_5xx: Option<u32>,
+    /// `consecutiveGatewayErrors` (off).
+    #[napi(js_name = "consecutive_gateway_errors")]
+    pub consecutive_gateway_errors: Option<u32>,
+    /// `interval` (`"10s"`).
+    pub interval: Option<String>,
+    /// `baseEjectionTime` (`"30s"`).
+    #[napi(js_name = "base_ejection_time")]
+    pub base_ejection_time: Option<String>,
+    /// `maxEjectionTime` (`"300s"`).
+    #[napi(js_name = "max_ejection_time")]
+    pub max_ejection_time: Option<String>,
+    /// `maxEjectionPercent` (10).
+    #[napi(js_name = "max_ejection_percent")]
+    pub max_ejection_percent: Option<u32>,
+    /// `minHealthPercent` (0).
+    #[napi(js_name = "min_health_percent")]
+    pub min_health_percent: Option<u32>,
 }
 
 // === impl Mesh ===
@@ -62,6 +104,112 @@ impl Mesh {
         let spec = spec(env, request)?;
         let out = mesh_bindings::route(&self.mesh, &spec).map_err(invalid_request)?;
         to_js(env, &out)
+    }
+
+    /// The AuthorizationPolicy verdict for the request's receiving workload
+    /// (`explain(request).authz`): decision, status, reason, policy, rule, action, path,
+    /// audit, dry_run. Policies are compiled once, when the mesh is built.
+    #[napi(
+        ts_args_type = "request: Request",
+        ts_return_type = "Record<string, any>"
+    )]
+    pub fn authorize<'e>(&self, env: &'e Env, request: Unknown<'_>) -> Result<Unknown<'e>> {
+        let spec = spec(env, request)?;
+        let out =
+            mesh_bindings::authorize(&self.mesh, &self.authz, &spec).map_err(invalid_request)?;
+        to_js(env, &out)
+    }
+}
+
+// === impl RetryBudget ===
+
+#[napi]
+impl RetryBudget {
+    /// `retryRatio` retries per request plus `minRetriesPerSecond`, over `ttlSeconds`
+    /// (Linkerd's defaults 0.2, 10, 10). Throws on settings Linkerd rejects.
+    #[napi(constructor)]
+    pub fn new(
+        retry_ratio: Option<f64>,
+        min_retries_per_second: Option<u32>,
+        ttl_seconds: Option<f64>,
+    ) -> Result<Self> {
+        let budget = mesh_bindings::Budget::try_new(
+            retry_ratio.unwrap_or(0.2),
+            min_retries_per_second.unwrap_or(10),
+            ttl_seconds.unwrap_or(10.0),
+        )
+        .map_err(invalid_settings)?;
+        Ok(RetryBudget { budget })
+    }
+
+    /// One request: adds its share of retries.
+    #[napi]
+    pub fn deposit(&self) {
+        self.budget.deposit();
+    }
+
+    /// One retry: true (and spent) when the budget allows it.
+    #[napi]
+    pub fn withdraw(&self) -> bool {
+        self.budget.withdraw()
+    }
+
+    /// Moves the budget's clock `seconds` forward.
+    #[napi]
+    pub fn advance(&mut self, seconds: f64) -> Result<()> {
+        self.budget.advance(seconds).map_err(invalid_settings)
+    }
+}
+
+// === impl OutlierDetector ===
+
+#[napi]
+impl OutlierDetector {
+    /// A detector for `hosts` (names), all healthy.
+    #[napi(
+        constructor,
+        ts_args_type = "hosts: string[], settings?: OutlierSettings"
+    )]
+    pub fn new(env: &Env, hosts: Vec<String>, settings: Option<Unknown<'_>>) -> Result<Self> {
+        let mut doc = match settings {
+            Some(s) if s.get_type()? == ValueType::Object => {
+                let text = json_function(env, "stringify")?.call(s)?;
+                let text = String::from_unknown(text)?;
+                serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&text)?
+            }
+            Some(s) if s.get_type()? != ValueType::Undefined => {
+                return Err(Error::new(
+                    Status::InvalidArg,
+                    "settings: expected an object",
+                ));
+            }
+            _ => serde_json::Map::new(),
+        };
+        doc.insert("hosts".to_owned(), hosts.into());
+        let spec = OutlierSpec::from_json(&serde_json::Value::Object(doc).to_string())
+            .map_err(invalid_settings)?;
+        let detector = mesh_bindings::Detector::try_new(spec).map_err(invalid_settings)?;
+        Ok(OutlierDetector { detector })
+    }
+
+    /// Records a response status from `host`; true when it ejected the host.
+    #[napi]
+    pub fn record(&mut self, host: String, status: u32) -> Result<bool> {
+        self.detector
+            .record(&host, status)
+            .map_err(invalid_settings)
+    }
+
+    /// The hosts ejected now, in list order.
+    #[napi]
+    pub fn ejected(&mut self) -> Vec<String> {
+        self.detector.ejected()
+    }
+
+    /// Moves the detector's clock `seconds` forward, running the un-ejections now due.
+    #[napi]
+    pub fn advance(&mut self, seconds: f64) -> Result<()> {
+        self.detector.advance(seconds).map_err(invalid_settings)
     }
 }
 
@@ -138,7 +286,14 @@ fn built(
     built: std::result::Result<(mesh_core::Mesh, Vec<Diagnostic>), InvalidConfig>,
 ) -> Result<Mesh> {
     match built {
-        Ok((mesh, warnings)) => Ok(Mesh { mesh, warnings }),
+        Ok((mesh, warnings)) => {
+            let authz = mesh_bindings::compile_authz(&mesh);
+            Ok(Mesh {
+                mesh,
+                authz,
+                warnings,
+            })
+        }
         Err(invalid) => Err(config_error(env, &invalid)),
     }
 }
@@ -192,5 +347,9 @@ fn to_js<'e, T: serde::Serialize>(env: &'e Env, value: &T) -> Result<Unknown<'e>
 }
 
 fn invalid_request(e: mesh_bindings::RequestError) -> Error {
+    Error::new(Status::InvalidArg, e.to_string())
+}
+
+fn invalid_settings(e: InvalidSettings) -> Error {
     Error::new(Status::InvalidArg, e.to_string())
 }

@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path'
 import { test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 
-const { Mesh } = createRequire(import.meta.url)('../index.js')
+const { Mesh, RetryBudget, OutlierDetector } = createRequire(import.meta.url)('../index.js')
 
 const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..')
 const EXAMPLES = join(REPO, 'examples', 'resources')
@@ -146,4 +146,60 @@ test('authz and mtls at the destination workload', () => {
   assert.deepEqual([e.authz.decision, e.authz.status], ['DENY', 403])
   e = m.explain(sidecar('http://myapp/health', dest))
   assert.equal(e.authz.decision, 'ALLOW')
+})
+
+// --- authorize, RetryBudget, OutlierDetector ---
+
+const authz = meshOf('authorizationpolicy-myapp')
+const FRONTEND = 'cluster.local/ns/production/sa/frontend'
+const inbound = (principal, path, more = {}) => ({
+  url: `http://myapp.production${path}`,
+  mtls: true,
+  source_principal: principal,
+  destination_workload: 'production/myapp',
+  destination_labels: { app: 'myapp' },
+  ...more,
+})
+
+test('authorize allows frontend GET /api/x with mTLS', () => {
+  const v = authz.authorize(inbound(FRONTEND, '/api/x'))
+  assert.deepEqual([v.decision, v.status, v.policy, v.rule, v.action], ['ALLOW', null, 'production/myapp-authz', 0, 'ALLOW'])
+  assert.deepEqual(v, authz.explain(inbound(FRONTEND, '/api/x')).authz)
+})
+
+test('authorize denies another principal with 403 and a reason; /health is open', () => {
+  const v = authz.authorize(inbound('cluster.local/ns/production/sa/intruder', '/api/x'))
+  assert.deepEqual([v.decision, v.status], ['DENY', 403])
+  assert.ok(v.reason.length > 0)
+  assert.equal(authz.authorize(inbound(FRONTEND, '/api/x', { mtls: false })).status, 403)
+  const h = authz.authorize(inbound('cluster.local/ns/elsewhere/sa/probe', '/health', { mtls: false }))
+  assert.deepEqual([h.decision, h.rule], ['ALLOW', 1])
+  assert.throws(() => authz.authorize({ url: 'http://myapp/', gateway: 'istio-system/gw', port: 80 }), /destination_workload/)
+})
+
+test('a budget with ratio 0.2 allows 20 retries per 100 requests beyond the minimum', () => {
+  for (const [min, expected] of [[0, 20], [1, 30]]) {
+    const b = new RetryBudget(0.2, min, 10)
+    for (let i = 0; i < 100; i++) b.deposit()
+    let allowed = 0
+    for (let i = 0; i < 50; i++) if (b.withdraw()) allowed++
+    assert.equal(allowed, expected)
+  }
+  assert.throws(() => new RetryBudget(-1, 0, 10), /retryRatio/)
+})
+
+test('the detector ejects after 5 consecutive 503s and returns after the base ejection time', () => {
+  const d = new OutlierDetector(['a', 'b'], {
+    consecutive_5xx: 5, interval: '1s', base_ejection_time: '30s', max_ejection_percent: 100,
+  })
+  const fired = Array.from({ length: 5 }, () => d.record('a', 503))
+  assert.deepEqual(fired, [false, false, false, false, true])
+  d.record('b', 503)
+  assert.deepEqual(d.ejected(), ['a'])
+  d.advance(29)
+  assert.deepEqual(d.ejected(), ['a'])
+  d.advance(2)
+  assert.deepEqual(d.ejected(), [])
+  assert.throws(() => d.record('c', 503), /unknown host/)
+  assert.throws(() => new OutlierDetector(['a'], { interval: 5 }), /interval/)
 })

@@ -7,7 +7,8 @@
 
 use std::path::PathBuf;
 
-use mesh_bindings::{RequestError, RequestSpec};
+use mesh_bindings::{InvalidSettings, OutlierSpec, RequestError, RequestSpec};
+use mesh_core::security::authz::AuthzPolicies;
 use mesh_core::{Diagnostic, InvalidConfig};
 use pyo3::create_exception;
 use pyo3::exceptions::PyValueError;
@@ -31,7 +32,20 @@ create_exception!(
 #[pyclass(frozen, module = "mesh_core", name = "Mesh")]
 pub struct Mesh {
     mesh: mesh_core::Mesh,
+    authz: AuthzPolicies,
     warnings: Vec<Diagnostic>,
+}
+
+/// A Linkerd retry budget on its own: `deposit()` per request, `withdraw()` per retry.
+#[pyclass(module = "mesh_core", name = "RetryBudget")]
+pub struct RetryBudget {
+    budget: mesh_bindings::Budget,
+}
+
+/// Envoy's consecutive-error outlier detector over named hosts.
+#[pyclass(module = "mesh_core", name = "OutlierDetector")]
+pub struct OutlierDetector {
+    detector: mesh_bindings::Detector,
 }
 
 // === impl Mesh ===
@@ -86,6 +100,21 @@ impl Mesh {
         Ok(pythonize(py, &out)?)
     }
 
+    /// The AuthorizationPolicy verdict for the request's receiving workload
+    /// (`explain(request)["authz"]`): decision, status, reason, policy, rule, action, path,
+    /// audit, dry_run, ...
+    fn authorize<'py>(
+        &self,
+        py: Python<'py>,
+        request: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let spec = spec(request)?;
+        let out = py
+            .detach(|| mesh_bindings::authorize(&self.mesh, &self.authz, &spec))
+            .map_err(request_error)?;
+        Ok(pythonize(py, &out)?)
+    }
+
     fn __repr__(&self) -> String {
         format!(
             "<mesh_core.Mesh: {} resources, {} warnings>",
@@ -101,13 +130,95 @@ impl Mesh {
         built: Result<(mesh_core::Mesh, Vec<Diagnostic>), InvalidConfig>,
     ) -> PyResult<Self> {
         match built {
-            Ok((mesh, warnings)) => Ok(Mesh { mesh, warnings }),
+            Ok((mesh, warnings)) => {
+                let authz = mesh_bindings::compile_authz(&mesh);
+                Ok(Mesh {
+                    mesh,
+                    authz,
+                    warnings,
+                })
+            }
             Err(invalid) => Err(config_error(py, &invalid)),
         }
     }
 }
 
+// === impl RetryBudget ===
+
+#[pymethods]
+impl RetryBudget {
+    /// `retry_ratio` retries per request plus `min_retries_per_second`, over `ttl_seconds`.
+    #[new]
+    #[pyo3(signature = (retry_ratio = 0.2, min_retries_per_second = 10, ttl_seconds = 10.0))]
+    fn new(retry_ratio: f64, min_retries_per_second: u32, ttl_seconds: f64) -> PyResult<Self> {
+        let budget =
+            mesh_bindings::Budget::try_new(retry_ratio, min_retries_per_second, ttl_seconds)
+                .map_err(settings_error)?;
+        Ok(RetryBudget { budget })
+    }
+
+    /// One request: adds its share of retries.
+    fn deposit(&self) {
+        self.budget.deposit();
+    }
+
+    /// One retry: True (and spent) when the budget allows it.
+    fn withdraw(&self) -> bool {
+        self.budget.withdraw()
+    }
+
+    /// Moves the budget's clock `seconds` forward.
+    fn advance(&mut self, seconds: f64) -> PyResult<()> {
+        self.budget.advance(seconds).map_err(settings_error)
+    }
+}
+
+// === impl OutlierDetector ===
+
+#[pymethods]
+impl OutlierDetector {
+    /// `hosts` by name; settings as keyword arguments with Istio's names in snake case
+    /// (`consecutive_5xx`, `interval="10s"`, `base_ejection_time="30s"`,
+    /// `max_ejection_percent`, ...).
+    #[new]
+    #[pyo3(signature = (hosts, **settings))]
+    fn new(
+        py: Python<'_>,
+        hosts: Vec<String>,
+        settings: Option<&Bound<'_, pyo3::types::PyDict>>,
+    ) -> PyResult<Self> {
+        let dict = match settings {
+            Some(d) => d.copy()?,
+            None => pyo3::types::PyDict::new(py),
+        };
+        dict.set_item("hosts", hosts)?;
+        let mut de = Depythonizer::from_object(dict.as_any());
+        let spec = OutlierSpec::deserialize_named(&mut de).map_err(settings_error)?;
+        let detector = mesh_bindings::Detector::try_new(spec).map_err(settings_error)?;
+        Ok(OutlierDetector { detector })
+    }
+
+    /// Records a response status from `host`; True when it ejected the host.
+    fn record(&mut self, host: &str, status: u32) -> PyResult<bool> {
+        self.detector.record(host, status).map_err(settings_error)
+    }
+
+    /// The hosts ejected now, in list order.
+    fn ejected(&mut self) -> Vec<String> {
+        self.detector.ejected()
+    }
+
+    /// Moves the detector's clock `seconds` forward (running due un-ejections).
+    fn advance(&mut self, seconds: f64) -> PyResult<()> {
+        self.detector.advance(seconds).map_err(settings_error)
+    }
+}
+
 // === errors ===
+
+fn settings_error(e: InvalidSettings) -> PyErr {
+    PyValueError::new_err(e.to_string())
+}
 
 /// `MeshConfigError` with the first errors in its message and all findings in `.diagnostics`.
 fn config_error(py: Python<'_>, invalid: &InvalidConfig) -> PyErr {
@@ -143,5 +254,5 @@ fn request_error(e: RequestError) -> PyErr {
 #[pymodule(name = "mesh_core")]
 mod mesh_core_module {
     #[pymodule_export]
-    use super::{Mesh, MeshConfigError, MeshRequestError};
+    use super::{Mesh, MeshConfigError, MeshRequestError, OutlierDetector, RetryBudget};
 }

@@ -198,3 +198,84 @@ def test_authz_and_mtls_at_the_destination_workload():
     assert (e["authz"]["decision"], e["authz"]["status"]) == ("DENY", 403)
     e = m.explain(sidecar("http://myapp/health", **dest))
     assert e["authz"]["decision"] == "ALLOW"
+
+
+# --- authorize, RetryBudget, OutlierDetector ---
+
+
+@pytest.fixture(scope="module")
+def authz() -> Mesh:
+    return mesh_of("authorizationpolicy-myapp")
+
+
+def inbound(principal: str, path: str, method: str = "GET", mtls: bool = True):
+    return {
+        "method": method,
+        "url": f"http://myapp.production{path}",
+        "mtls": mtls,
+        "source_principal": principal,
+        "destination_workload": "production/myapp",
+        "destination_labels": {"app": "myapp"},
+    }
+
+
+FRONTEND = "cluster.local/ns/production/sa/frontend"
+
+
+def test_authorize_allows_frontend_get_api_with_mtls(authz):
+    v = authz.authorize(inbound(FRONTEND, "/api/x"))
+    assert (v["decision"], v["status"]) == ("ALLOW", None)
+    assert (v["policy"], v["rule"], v["action"]) == ("production/myapp-authz", 0, "ALLOW")
+    assert v["path"] == "/api/x"
+    assert v == authz.explain(inbound(FRONTEND, "/api/x"))["authz"]
+
+
+def test_authorize_denies_another_principal_and_plaintext(authz):
+    v = authz.authorize(inbound("cluster.local/ns/production/sa/intruder", "/api/x"))
+    assert (v["decision"], v["status"]) == ("DENY", 403)
+    assert v["reason"]
+    # Without mTLS the frontend has no identity either.
+    assert authz.authorize(inbound(FRONTEND, "/api/x", mtls=False))["status"] == 403
+
+
+def test_authorize_health_is_open(authz):
+    v = authz.authorize(inbound("cluster.local/ns/elsewhere/sa/probe", "/health", mtls=False))
+    assert (v["decision"], v["rule"]) == ("ALLOW", 1)
+    assert authz.authorize(inbound("x", "/health", method="DELETE"))["decision"] == "DENY"
+
+
+def test_authorize_bad_request_raises(authz):
+    with pytest.raises(MeshRequestError, match="destination_workload"):
+        authz.authorize({"url": "http://myapp/", "gateway": "istio-system/gw", "port": 80})
+
+
+def test_budget_ratio_allows_twenty_retries_per_hundred_requests():
+    b = mesh_core.RetryBudget(retry_ratio=0.2, min_retries_per_second=0, ttl_seconds=10)
+    for _ in range(100):
+        b.deposit()
+    assert sum(b.withdraw() for _ in range(50)) == 20
+    # The minimum comes on top: 1/s over 10 s is 10 more.
+    b = mesh_core.RetryBudget(0.2, 1, 10)
+    for _ in range(100):
+        b.deposit()
+    assert sum(b.withdraw() for _ in range(50)) == 30
+    with pytest.raises(ValueError, match="retryRatio"):
+        mesh_core.RetryBudget(-1, 0, 10)
+
+
+def test_detector_ejects_after_five_503s_and_returns_after_base_time():
+    d = mesh_core.OutlierDetector(
+        ["a", "b"], consecutive_5xx=5, interval="1s", base_ejection_time="30s",
+        max_ejection_percent=100,
+    )
+    assert [d.record("a", 503) for _ in range(5)] == [False] * 4 + [True]
+    d.record("b", 503)
+    assert d.ejected() == ["a"]
+    d.advance(29)
+    assert d.ejected() == ["a"]
+    d.advance(2)
+    assert d.ejected() == []
+    with pytest.raises(ValueError, match="unknown host"):
+        d.record("c", 503)
+    with pytest.raises(ValueError, match="interval"):
+        mesh_core.OutlierDetector(["a"], interval=5)

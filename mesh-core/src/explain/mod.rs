@@ -237,7 +237,7 @@ pub fn explain(mesh: &Mesh, req: &ExplainRequest) -> Result<Explanation, Explain
             ..req.source.clone()
         }
     };
-    let authz = authz::view(mesh, req, &view, &parsed.headers, &mut notes);
+    let authz = authz::view(mesh, None, req, &view, &parsed.headers, &mut notes);
     Ok(Explanation {
         request: view,
         proxy,
@@ -251,6 +251,27 @@ pub fn explain(mesh: &Mesh, req: &ExplainRequest) -> Result<Explanation, Explain
         authz,
         notes,
     })
+}
+
+/// Only the `authz` key of [`explain`], judged with `policies` compiled once by the caller
+/// ([`AuthzPolicies::from_mesh`](crate::security::authz::AuthzPolicies::from_mesh) of this
+/// `mesh`): what the bindings' `authorize` returns. `None` at a gateway without a destination.
+pub fn authz(
+    mesh: &Mesh,
+    policies: &crate::security::authz::AuthzPolicies,
+    req: &ExplainRequest,
+) -> Result<Option<AuthzView>, ExplainError> {
+    let parsed = parse_request(req)?;
+    let view = parsed.view();
+    let mut notes = Vec::new();
+    Ok(authz::view(
+        mesh,
+        Some(policies),
+        req,
+        &view,
+        &parsed.headers,
+        &mut notes,
+    ))
 }
 
 /// Only the `route` key of [`explain`], for the same request and seed (the same destination is

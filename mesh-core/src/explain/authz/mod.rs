@@ -43,8 +43,10 @@ pub struct AuthzView {
 }
 
 /// Builds the `authz` key; `None` at a gateway unless a destination workload is given.
+/// `policies` are the mesh's, compiled by the caller; `None` compiles them here.
 pub(super) fn view(
     mesh: &Mesh,
+    policies: Option<&AuthzPolicies>,
     req: &ExplainRequest,
     request: &RequestView,
     headers: &http::HeaderMap,
@@ -60,8 +62,16 @@ pub(super) fn view(
             return None;
         }
     };
-    let (policies, issues) = AuthzPolicies::from_mesh(mesh);
-    notes.extend(issues.iter().map(|i| format!("authz: {i}")));
+    let compiled;
+    let policies = match policies {
+        Some(p) => p,
+        None => {
+            let (p, issues) = AuthzPolicies::from_mesh(mesh);
+            notes.extend(issues.iter().map(|i| format!("authz: {i}")));
+            compiled = p;
+            &compiled
+        }
+    };
     let applied = policies.for_workload(workload);
     let mode = mesh.config().path_normalization;
     let mut out = AuthzView {
