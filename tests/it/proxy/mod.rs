@@ -281,6 +281,7 @@ async fn a_mismatched_certificate_stops_the_proxy_from_starting() {
         mesh_proxy::Listeners {
             inbound,
             admin: None,
+            outbound: None,
         },
         mesh_proxy::ProxyConfig::new(mesh, bootstrap),
         std::future::pending(),
