@@ -3,6 +3,7 @@
 
 mod hardening;
 mod harness;
+mod outbound;
 mod reload;
 
 use std::sync::Arc;
