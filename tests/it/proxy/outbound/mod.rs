@@ -16,19 +16,23 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use mesh_core::Mesh;
 use mesh_proxy::bootstrap::Bootstrap;
 use mesh_proxy::metrics::Metrics;
+use mesh_proxy::reload::ConfigSource;
 use mesh_proxy::{Listeners, ProxyConfig};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
 use super::harness::{self, Certs, Running};
 
-const HOST: &str = "reviews.shop.svc.cluster.local";
+mod protocols;
+mod reload;
+
+pub(super) const HOST: &str = "reviews.shop.svc.cluster.local";
 
 /// Requests each upstream received, by name.
-type Hits = Arc<Mutex<BTreeMap<&'static str, u32>>>;
+pub(super) type Hits = Arc<Mutex<BTreeMap<&'static str, u32>>>;
 
 #[derive(Clone, Copy)]
-enum Behaviour {
+pub(super) enum Behaviour {
     Ok,
     Fail503,
     /// Never answers (a route timeout must cut it off).
@@ -36,7 +40,7 @@ enum Behaviour {
 }
 
 /// An upstream on 127.0.0.1:0 answering with its name.
-async fn upstream(name: &'static str, behaviour: Behaviour, hits: Hits) -> u16 {
+pub(super) async fn upstream(name: &'static str, behaviour: Behaviour, hits: Hits) -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     tokio::spawn(async move {
@@ -65,12 +69,12 @@ async fn upstream(name: &'static str, behaviour: Behaviour, hits: Hits) -> u16 {
     port
 }
 
-fn hits_of(hits: &Hits, name: &str) -> u32 {
+pub(super) fn hits_of(hits: &Hits, name: &str) -> u32 {
     hits.lock().unwrap().get(name).copied().unwrap_or(0)
 }
 
 /// `reviews` with one endpoint per (version, port); `extra` labels every endpoint.
-fn service_entry(endpoints: &[(&str, u16)], extra: &str) -> String {
+pub(super) fn service_entry(endpoints: &[(&str, u16)], extra: &str) -> String {
     let eps: String = endpoints
         .iter()
         .map(|(v, p)| {
@@ -88,12 +92,12 @@ fn service_entry(endpoints: &[(&str, u16)], extra: &str) -> String {
     )
 }
 
-const SUBSETS: &str = "apiVersion: networking.istio.io/v1\nkind: DestinationRule\n\
+pub(super) const SUBSETS: &str = "apiVersion: networking.istio.io/v1\nkind: DestinationRule\n\
 metadata: {name: reviews, namespace: shop}\nspec:\n  host: reviews.shop.svc.cluster.local\n  \
 subsets:\n  - {name: v1, labels: {version: v1}}\n  - {name: v2, labels: {version: v2}}\n";
 
 /// A proxy for `shop/frontend` with an outbound listener.
-struct Sidecar {
+pub(super) struct Sidecar {
     outbound: SocketAddr,
     metrics: Arc<Metrics>,
     _stop: oneshot::Sender<()>,
@@ -102,6 +106,11 @@ struct Sidecar {
 impl Sidecar {
     async fn start(certs: &Certs, resources: &str) -> Sidecar {
         let (mesh, _) = Mesh::from_yaml("resources.yaml", resources).unwrap();
+        Self::start_mesh(certs, mesh, None).await
+    }
+
+    /// Starts on `mesh`, watching `source` when given.
+    async fn start_mesh(certs: &Certs, mesh: Mesh, source: Option<ConfigSource>) -> Sidecar {
         let app = harness::app().await;
         let text = format!(
             "workload: {{name: frontend-v1, namespace: shop, serviceAccount: frontend, \
@@ -124,6 +133,7 @@ impl Sidecar {
             },
             ProxyConfig {
                 outbound_seed: Some(7),
+                source,
                 ..ProxyConfig::new(mesh, bootstrap)
             },
             metrics.clone(),
@@ -144,7 +154,7 @@ impl Sidecar {
 }
 
 /// A local application's client, sending to the outbound listener.
-struct App {
+pub(super) struct App {
     client: Client<HttpConnector, Full<Bytes>>,
     outbound: SocketAddr,
 }
