@@ -21,8 +21,9 @@ use mesh_proxy::{Listeners, ProxyConfig};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
-use super::harness::{self, Certs, Running};
+use super::harness::{self, Certs};
 
+mod mtls;
 mod protocols;
 mod reload;
 
@@ -327,44 +328,4 @@ async fn an_always_failing_endpoint_is_ejected() {
     // Three consecutive 503s eject it; it sees nothing after.
     assert_eq!(hits_of(&hits, "bad"), 3);
     assert_eq!(ok, 37);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn mtls_to_an_upstream_sidecar_carries_the_callers_principal_to_its_authz() {
-    let certs = Certs::new("out-mtls");
-    // The upstream sidecar (shop/reviews) only lets shop/frontend in.
-    let authz = "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\n\
-                 metadata: {name: reviews, namespace: shop}\nspec:\n  \
-                 selector: {matchLabels: {app: reviews}}\n  action: ALLOW\n  \
-                 rules: [{from: [{source: {principals: [cluster.local/ns/shop/sa/frontend]}}]}]\n";
-    let upstream_proxy = Running::start(&certs, "shop/reviews", "{app: reviews}", authz).await;
-    let port = upstream_proxy.inbound.port();
-    let entry = service_entry(&[("v1", port)], ", security.istio.io/tlsMode: istio").replace(
-        "labels: {app: reviews",
-        "serviceAccount: reviews, labels: {app: reviews",
-    );
-    let sidecar = Sidecar::start(&certs, &entry).await;
-    let app = App::new(&sidecar);
-    let (status, body) = app.get("/api/x", &[]).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    assert!(body.starts_with("app saw GET /api/x"), "{body}");
-    assert!(body.contains(&format!("host={HOST}")), "{body}");
-    assert_eq!(
-        upstream_proxy.requests(&[
-            "reporter=\"destination\"",
-            "source_principal=\"spiffe://cluster.local/ns/shop/sa/frontend\"",
-            "connection_security_policy=\"mutual_tls\"",
-            "response_code=\"200\"",
-        ]),
-        1
-    );
-    assert_eq!(
-        sidecar.requests(&[
-            "reporter=\"source\"",
-            "destination_principal=\"spiffe://cluster.local/ns/shop/sa/reviews\"",
-            "connection_security_policy=\"mutual_tls\"",
-            "response_code=\"200\"",
-        ]),
-        1
-    );
 }
