@@ -334,7 +334,19 @@ impl tower::Service<Request<ReplayBody<Body>>> for Endpoint {
         }
         strip_hop_by_hop(&mut parts.headers);
         let pq = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
-        let uri = format!("http://{}{pq}", self.authority);
+        // Plaintext: the URI names the endpoint (the connector dials it). mTLS: the connector
+        // dials the endpoint whatever the URI says, so over h2 `:authority` keeps the service
+        // name the upstream sidecar routes and authorizes on.
+        let target = match &*self.client {
+            Pooled::Tls(_) => parts
+                .headers
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .filter(|h| h.parse::<http::uri::Authority>().is_ok())
+                .unwrap_or(&self.authority),
+            Pooled::Plain(_) => &self.authority,
+        };
+        let uri = format!("http://{target}{pq}");
         let (client, peer, endpoint) = (
             self.client.clone(),
             self.peer.clone(),
