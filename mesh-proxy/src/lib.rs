@@ -12,6 +12,7 @@ pub mod certs;
 pub mod drain;
 pub mod inbound;
 pub mod metrics;
+pub mod outbound;
 mod proxy;
 pub mod reload;
 pub mod stack;

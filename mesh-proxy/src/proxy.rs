@@ -17,6 +17,7 @@ use crate::drain::DrainController;
 use crate::inbound::accept::{self, Limits, Serving};
 use crate::inbound::{Inbound, InvalidInbound};
 use crate::metrics::Metrics;
+use crate::outbound::{InvalidOutbound, Outbound};
 use crate::reload::{ConfigSource, Watch};
 use crate::tls::{Identity, TlsError};
 
@@ -33,6 +34,9 @@ pub struct ProxyConfig {
     pub drain_timeout: Duration,
     /// Where `mesh` came from; when set, it is watched and reloaded on change.
     pub source: Option<ConfigSource>,
+    /// Seeds the outbound weighted picks and balancer choices (reproducible tests); entropy
+    /// when unset.
+    pub outbound_seed: Option<u64>,
 }
 
 /// Listeners the caller bound.
@@ -42,6 +46,8 @@ pub struct Listeners {
     pub inbound: TcpListener,
     /// Admin, when wanted.
     pub admin: Option<TcpListener>,
+    /// Outbound (from local applications), when wanted.
+    pub outbound: Option<TcpListener>,
 }
 
 /// Why the proxy could not start. It never starts half-configured.
@@ -53,6 +59,9 @@ pub enum RunError {
     /// The snapshot cannot be served inbound.
     #[error(transparent)]
     Inbound(#[from] InvalidInbound),
+    /// The snapshot cannot be served outbound.
+    #[error(transparent)]
+    Outbound(#[from] InvalidOutbound),
     /// The bootstrap's workload identity is invalid.
     #[error("the bootstrap workload does not make a SPIFFE ID")]
     Identity,
@@ -67,6 +76,7 @@ impl ProxyConfig {
             limits: Limits::default(),
             drain_timeout: Duration::from_secs(10),
             source: None,
+            outbound_seed: None,
         }
     }
 }
@@ -114,7 +124,7 @@ pub async fn run_with(
     shutdown: impl std::future::Future<Output = ()> + Send,
 ) -> Result<(), RunError> {
     let expected = cfg.bootstrap.spiffe_id().ok_or(RunError::Identity)?;
-    let identity = Identity::load(&cfg.bootstrap.identity, Some(&expected))?;
+    let identity = Arc::new(Identity::load(&cfg.bootstrap.identity, Some(&expected))?);
     let server = identity.server_config()?;
     let (inbound, problems) = Inbound::from_mesh(
         &cfg.mesh,
@@ -126,9 +136,20 @@ pub async fn run_with(
     for p in &problems {
         tracing::warn!(problem = %p, "AuthorizationPolicy compiled fail-closed");
     }
+    let mesh = Arc::new(cfg.mesh);
+    let outbound = match &listeners.outbound {
+        Some(_) => Some(Arc::new(ArcSwap::from_pointee(Outbound::from_mesh(
+            mesh.clone(),
+            cfg.bootstrap.workload(),
+            &identity,
+            metrics.clone(),
+            cfg.outbound_seed,
+        )?))),
+        None => None,
+    };
     let state = Arc::new(AdminState {
         metrics: metrics.clone(),
-        config_dump: ArcSwap::from_pointee(config_dump(&cfg.bootstrap, &cfg.mesh, &inbound)),
+        config_dump: ArcSwap::from_pointee(config_dump(&cfg.bootstrap, &mesh, &inbound)),
         ready: false.into(),
     });
     let serving = Arc::new(ArcSwap::from_pointee(Serving::new(inbound, server.clone())));
@@ -153,6 +174,9 @@ pub async fn run_with(
             server: server.clone(),
             serving: serving.clone(),
             state: state.clone(),
+            identity: identity.clone(),
+            outbound: outbound.clone(),
+            outbound_seed: cfg.outbound_seed,
         };
         tokio::spawn(async move {
             let apply = move |result| reloader.apply(result);
@@ -166,7 +190,24 @@ pub async fn run_with(
         identity = %identity.id,
         "mesh-proxy serving"
     );
-    accept::serve(listeners.inbound, serving, cfg.limits, &graceful, shutdown).await;
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let inbound_done = accept::serve(
+        listeners.inbound,
+        serving,
+        cfg.limits,
+        &graceful,
+        stopped(shutdown_rx.clone()),
+    );
+    let outbound_done = async {
+        if let (Some(l), Some(o)) = (listeners.outbound, outbound) {
+            crate::outbound::serve::serve(l, o, cfg.limits, &graceful, stopped(shutdown_rx)).await;
+        }
+    };
+    let signal = async {
+        shutdown.await;
+        let _ = shutdown_tx.send(true);
+    };
+    tokio::join!(signal, inbound_done, outbound_done);
     // Drain: no new connections; in-flight requests finish, connections get GOAWAY/close.
     state.ready.store(false, Ordering::Release);
     tracing::info!("draining");
@@ -191,6 +232,9 @@ struct Reloader {
     server: Arc<rustls::ServerConfig>,
     serving: Arc<ArcSwap<Serving>>,
     state: Arc<AdminState>,
+    identity: Arc<Identity>,
+    outbound: Option<Arc<ArcSwap<Outbound>>>,
+    outbound_seed: Option<u64>,
 }
 
 impl Reloader {
@@ -216,6 +260,28 @@ impl Reloader {
             self.bootstrap.inbound.app,
             metrics.clone(),
         );
+        let mesh = Arc::new(mesh);
+        let outbound = self
+            .outbound
+            .as_ref()
+            .map(|_| {
+                Outbound::from_mesh(
+                    mesh.clone(),
+                    self.bootstrap.workload(),
+                    &self.identity,
+                    metrics.clone(),
+                    self.outbound_seed,
+                )
+            })
+            .transpose();
+        let outbound = match outbound {
+            Ok(o) => o,
+            Err(e) => {
+                tracing::error!(error = %e, "configuration change rejected");
+                metrics.reloaded("rejected");
+                return;
+            }
+        };
         match inbound {
             Ok((inbound, problems)) => {
                 for p in &problems {
@@ -228,6 +294,9 @@ impl Reloader {
                 )));
                 self.serving
                     .store(Arc::new(Serving::new(inbound, self.server.clone())));
+                if let (Some(slot), Some(new)) = (&self.outbound, outbound) {
+                    slot.store(Arc::new(new));
+                }
                 tracing::info!("configuration reloaded");
                 metrics.reloaded("applied");
             }

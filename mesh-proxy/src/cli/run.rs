@@ -70,7 +70,19 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
             ),
             None => None,
         };
-        let listeners = Listeners { inbound, admin };
+        let outbound = match &bootstrap.outbound {
+            Some(o) => Some(
+                TcpListener::bind(o.listen)
+                    .await
+                    .map_err(|e| format!("outbound.listen {}: {e}", o.listen))?,
+            ),
+            None => None,
+        };
+        let listeners = Listeners {
+            inbound,
+            admin,
+            outbound,
+        };
         let source = ConfigSource {
             paths: vec![args.config.clone()],
             options: LoadOptions {

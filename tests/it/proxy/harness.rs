@@ -203,6 +203,7 @@ impl Running {
             Listeners {
                 inbound,
                 admin: Some(admin),
+                outbound: None,
             },
             ProxyConfig {
                 limits,

@@ -3,6 +3,7 @@
 
 mod hardening;
 mod harness;
+mod outbound;
 mod reload;
 
 use std::sync::Arc;
@@ -281,6 +282,7 @@ async fn a_mismatched_certificate_stops_the_proxy_from_starting() {
         mesh_proxy::Listeners {
             inbound,
             admin: None,
+            outbound: None,
         },
         mesh_proxy::ProxyConfig::new(mesh, bootstrap),
         std::future::pending(),

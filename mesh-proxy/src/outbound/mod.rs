@@ -1,0 +1,172 @@
+//! The outbound direction: requests from local applications (plain HTTP/1.1 or h2c, routed
+//! by `Host`/`:authority`, absolute-form accepted) through mesh-core's
+//! [`MeshLayer`](mesh_core::layer::mesh::MeshLayer) as this workload's sidecar, to the
+//! endpoints of the registry ([`endpoint`]: plaintext, or mTLS for endpoints labelled
+//! `security.istio.io/tlsMode: istio`).
+//!
+//! The stack, outermost first: `metrics (reporter="source") → errors → MeshLayer → endpoint`.
+//! The proxy decides nothing itself: routing, splits, timeouts, retries, circuit breaking and
+//! outlier detection are all MeshLayer's. A reload builds a new MeshLayer (fresh balancer and
+//! outlier state) from the new snapshot.
+
+pub mod endpoint;
+pub mod serve;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::{Request, Response, StatusCode, header};
+use mesh_core::Mesh;
+use mesh_core::layer::mesh::{EndpointAddr, InvalidMesh, MeshLayer};
+use mesh_core::layer::timeout::ResponseFlag;
+use tower::Layer;
+
+use self::endpoint::{Connect, Endpoint, EndpointError, UpstreamPeer};
+use crate::body::{Body, BoxError};
+use crate::inbound::ResponseFlags;
+use crate::metrics::{Metrics, RequestLabels};
+use crate::stack::HttpService;
+use crate::tls::{Identity, TlsError};
+
+const UNKNOWN: &str = "unknown";
+
+/// Why a snapshot cannot be served outbound.
+#[derive(Debug, thiserror::Error)]
+pub enum InvalidOutbound {
+    /// A route of this workload's sidecar carries a policy MeshLayer cannot enforce.
+    #[error("outbound: {0}")]
+    Mesh(#[from] InvalidMesh),
+    /// A client TLS configuration could not be built.
+    #[error("outbound: {0}")]
+    Tls(#[from] TlsError),
+}
+
+/// The outbound view of one snapshot: the assembled per-request stack.
+#[derive(Clone)]
+pub struct Outbound {
+    /// The per-request stack.
+    pub stack: HttpService,
+}
+
+impl std::fmt::Debug for Outbound {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Outbound").finish_non_exhaustive()
+    }
+}
+
+// === impl Outbound ===
+
+impl Outbound {
+    /// Builds the outbound stack of `mesh` for `workload`, identified as `identity`.
+    /// `seed` makes weighted picks and balancer choices reproducible (tests).
+    pub fn from_mesh(
+        mesh: Arc<Mesh>,
+        workload: mesh_core::Workload,
+        identity: &Identity,
+        metrics: Arc<Metrics>,
+        seed: Option<u64>,
+    ) -> Result<Self, InvalidOutbound> {
+        let connect = Connect::new(&mesh, identity, Duration::from_secs(10))?;
+        let labels = RequestLabels {
+            reporter: "source",
+            source_principal: identity.id.to_string(),
+            source_workload_namespace: workload.namespace.clone(),
+            destination_workload: UNKNOWN.into(),
+            destination_workload_namespace: UNKNOWN.into(),
+            destination_principal: UNKNOWN.into(),
+            response_code: String::new(),
+            response_flags: "-",
+            connection_security_policy: "none",
+        };
+        let mut layer = MeshLayer::try_new(mesh, workload)?;
+        if let Some(seed) = seed {
+            layer = layer.with_seed(seed);
+        }
+        let make: Box<dyn Fn(&EndpointAddr) -> Endpoint + Send + Sync> =
+            Box::new(move |addr: &EndpointAddr| connect.endpoint(addr));
+        let mesh_svc = layer.layer(make);
+        let svc = tower::service_fn(move |req: Request<Body>| {
+            // MeshService is always ready (it reserves nothing; readiness of the routed
+            // cluster is awaited inside its response future).
+            let call = tower::Service::call(&mut mesh_svc.clone(), req);
+            let metrics = metrics.clone();
+            let mut labels = labels.clone();
+            let fut: Pin<Box<dyn Future<Output = Result<Response<Body>, BoxError>> + Send>> =
+                Box::pin(async move {
+                    let rsp = match call.await {
+                        Ok(rsp) => rsp.map(Body::new),
+                        Err(e) => to_response(&e),
+                    };
+                    record(&mut labels, &rsp);
+                    metrics.requests.get_or_create(&labels).inc();
+                    Ok(rsp)
+                });
+            fut
+        });
+        Ok(Outbound {
+            stack: HttpService::new(svc),
+        })
+    }
+}
+
+/// Fills the per-response labels.
+fn record(labels: &mut RequestLabels, rsp: &Response<Body>) {
+    labels.response_code = rsp.status().as_u16().to_string();
+    if let Some(ResponseFlag(f)) = rsp.extensions().get::<ResponseFlag>() {
+        labels.response_flags = f;
+    } else if let Some(ResponseFlags(f)) = rsp.extensions().get::<ResponseFlags>() {
+        labels.response_flags = f;
+    }
+    if let Some(peer) = rsp.extensions().get::<UpstreamPeer>() {
+        if peer.mtls {
+            labels.connection_security_policy = "mutual_tls";
+        }
+        if let Some(p) = &peer.principal {
+            labels.destination_principal.clone_from(p);
+        }
+    }
+}
+
+/// An error MeshLayer returned becomes Envoy's answer: 503 `UF` when the endpoint could not be
+/// reached, else 500.
+fn to_response(e: &BoxError) -> Response<Body> {
+    let (status, flags, body) = if source_is::<EndpointError>(e.as_ref()) {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "UF",
+            "upstream connect error or disconnect/reset before headers",
+        )
+    } else {
+        (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "-",
+            "internal proxy error",
+        )
+    };
+    tracing::debug!(error = %e, %status, "outbound: answering locally");
+    let mut rsp = Response::new(Body::from(body));
+    *rsp.status_mut() = status;
+    rsp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("text/plain"),
+    );
+    rsp.extensions_mut().insert(ResponseFlags(flags));
+    rsp
+}
+
+/// Whether `e` or one of its sources is a `T`.
+fn source_is<T: std::error::Error + 'static>(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        if err.is::<T>() {
+            return true;
+        }
+        cur = err.source();
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,79 @@
+//! The outbound listener: local applications connect in plaintext and speak HTTP/1.1 or h2c
+//! (hyper-util auto, with the inbound's limits). Each request runs on the snapshot current
+//! when it arrives; connections are watched for drain.
+
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use http::Request;
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tower::ServiceExt;
+
+use super::Outbound;
+use crate::body::Body;
+use crate::drain::DrainController;
+use crate::inbound::accept::{Limits, http_builder};
+
+/// Why a request ended without a response; hyper closes the connection.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+struct ConnError(crate::body::BoxError);
+
+/// Accepts local connections until `shutdown` resolves.
+pub async fn serve(
+    listener: TcpListener,
+    outbound: Arc<ArcSwap<Outbound>>,
+    limits: Limits,
+    graceful: &DrainController,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    let http = Arc::new(http_builder(&limits));
+    let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
+    tokio::pin!(shutdown);
+    loop {
+        let stream = tokio::select! {
+            () = &mut shutdown => return,
+            accepted = listener.accept() => match accepted {
+                Ok((s, _)) => s,
+                Err(e) => {
+                    tracing::warn!(error = %e, "outbound accept failed");
+                    continue;
+                }
+            },
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            drop(stream);
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let mut drain = graceful.watcher();
+        let http = http.clone();
+        let outbound = outbound.clone();
+        tokio::spawn(async move {
+            let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
+                let call = outbound.load().stack.clone().oneshot(req.map(Body::new));
+                async move { call.await.map_err(ConnError) }
+            });
+            let conn = http.serve_connection(TokioIo::new(stream), svc);
+            tokio::pin!(conn);
+            let mut draining = false;
+            loop {
+                tokio::select! {
+                    done = conn.as_mut() => {
+                        if let Err(e) = done {
+                            tracing::debug!(error = %e, "outbound connection ended with an error");
+                        }
+                        break;
+                    }
+                    () = drain.signaled(), if !draining => {
+                        draining = true;
+                        conn.as_mut().graceful_shutdown();
+                    }
+                }
+            }
+            drop(slot);
+        });
+    }
+}
