@@ -10,6 +10,12 @@ use mesh_core::model::Workload;
 use mesh_core::{LoadOptions, Loaded, Mesh, MeshConfig};
 
 fn main() {
+    tour();
+}
+
+/// The whole tour; panics with the request and the error if any step fails (the end-to-end
+/// tests run it too, so the tour cannot rot).
+pub fn tour() {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/resources");
     let all = Loaded::from_paths(&[&dir], LoadOptions::default());
     println!("== Validation of {} ({} files)", dir.display(), all.files);
@@ -172,8 +178,12 @@ fn main() {
         line(
             req,
             &format!(
-                "route {:?} ; timeout {:?} ms ; retryable {} ; budget {}",
-                p.route, p.timeout_ms, p.retryable, p.retry_budget
+                "route {} ; timeout {} ; retryable {} ; budget {}",
+                p.route.as_deref().unwrap_or("none (default)"),
+                p.timeout_ms
+                    .map_or_else(|| "none".to_owned(), |t| format!("{t} ms")),
+                p.retryable,
+                p.retry_budget
             ),
         );
     }
@@ -189,18 +199,55 @@ fn main() {
         .collect();
     line("apex myapp", &shares.join(" ; "));
 
-    section("PeerAuthentication, AuthorizationPolicy");
-    for name in ["peerauthentication", "authorizationpolicy-myapp"] {
-        let l = Loaded::from_paths(&[dir.join(format!("{name}.yaml"))], LoadOptions::default());
-        line(
-            name,
-            &format!(
-                "{} resource(s), {} diagnostic(s); enforcement arrives with the security engines",
-                l.resources.len(),
-                l.diagnostics.len()
-            ),
-        );
+    section("PeerAuthentication + AuthorizationPolicy at myapp (production/myapp, app=myapp)");
+    let m = mesh(&dir, &["peerauthentication", "authorizationpolicy-myapp"]);
+    let frontend = Some("cluster.local/ns/production/sa/frontend");
+    let other = Some("cluster.local/ns/production/sa/other");
+    for (req, principal) in [
+        ("GET /api/users", frontend),
+        ("GET /api/users", other),
+        ("DELETE /api/users", frontend),
+        ("GET /health", other),
+        ("GET /api/../admin", frontend),
+        ("GET /health", None),
+    ] {
+        let (method, path) = req.split_once(' ').unwrap_or(("GET", req));
+        let who = principal.map_or("plaintext", |p| p.rsplit('/').next().unwrap_or(p));
+        let req = &format!("{method} http://myapp:8080{path}");
+        let e = at_myapp(&m, req, principal);
+        let (mtls, authz) = (e.mtls.expect("mtls"), e.authz.expect("authz"));
+        let verdict = if !mtls.accepted {
+            format!(
+                "connection refused: PeerAuthentication {} on port {}",
+                mtls.mode, mtls.port
+            )
+        } else {
+            format!(
+                "{} {} ; {}",
+                authz.decision,
+                authz
+                    .status
+                    .map_or_else(|| "forwarded".to_owned(), |s| s.to_string()),
+                authz.reason
+            )
+        };
+        line(&format!("{method} {path} from {who}"), &verdict);
     }
+}
+
+/// `req` received by production/myapp's sidecar from `principal` (mTLS), or in plaintext.
+fn at_myapp(m: &Mesh, req: &str, principal: Option<&str>) -> Explanation {
+    let myapp = Workload {
+        namespace: "production".into(),
+        name: "myapp".into(),
+        labels: [("app".to_owned(), "myapp".to_owned())].into(),
+    };
+    let mut r = ExplainRequest::from_line(req, &[], ProxyScope::Sidecar(myapp.clone()))
+        .unwrap_or_else(|e| panic!("{req}: {e}"))
+        .with_destination(myapp);
+    r.source.principal = principal.map(str::to_owned);
+    r.source.mtls = principal.is_some();
+    explain(m, &r).unwrap_or_else(|e| panic!("{req}: {e}"))
 }
 
 fn mesh(dir: &Path, names: &[&str]) -> Mesh {

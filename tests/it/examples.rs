@@ -269,3 +269,10 @@ fn traffic_split_90_10() {
         .count() as f64;
     assert!((v2 / n as f64 - 0.10).abs() < 0.02);
 }
+
+/// The README's main job runs to the end over the shipped examples (every step panics with the
+/// request and the error if an engine refuses it).
+#[test]
+fn the_tour_runs_to_the_end() {
+    crate::tour_example::tour();
+}

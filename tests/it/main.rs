@@ -9,3 +9,6 @@ mod inbound_stack;
 mod load_never_panics;
 mod proxy;
 mod support;
+#[allow(dead_code)]
+#[path = "../../examples/tour.rs"]
+mod tour_example;
