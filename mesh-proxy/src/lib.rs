@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod outbound;
 mod proxy;
 pub mod reload;
+pub mod request_id;
 pub mod stack;
 pub mod tls;
 

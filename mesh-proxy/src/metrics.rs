@@ -1,12 +1,14 @@
 //! The proxy's metrics, in a `prometheus-client` registry owned by the proxy and served on the
-//! admin port: Istio's standard request counter with Istio's label names, plus mesh's own
-//! connection counters (plaintext accepted under PERMISSIVE tells users when STRICT is safe).
+//! admin port: Istio's standard request counter and its duration and size histograms (one label
+//! set for all four), plus mesh's own connection counters (plaintext accepted under PERMISSIVE
+//! tells users when STRICT is safe).
 
 use std::sync::Arc;
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
 /// Labels of `istio_requests_total` (Istio standard metric labels).
@@ -32,6 +34,27 @@ pub struct RequestLabels {
     pub connection_security_policy: &'static str,
 }
 
+/// What one answered request measured.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RequestSample {
+    /// Milliseconds from arrival to the response head.
+    pub millis: f64,
+    /// Request body bytes.
+    pub request_bytes: u64,
+    /// Response body bytes.
+    pub response_bytes: u64,
+}
+
+/// A body's size when it is known up front: `Content-Length`, else an exact size hint; 0 for
+/// a body whose length only streaming would tell.
+pub fn body_size<B: http_body::Body>(headers: &http::HeaderMap, body: &B) -> u64 {
+    headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse().ok())
+        .or_else(|| body.size_hint().exact())
+        .unwrap_or(0)
+}
+
 /// Labels of the refused-connection counter.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, EncodeLabelSet)]
 pub struct RefusedLabels {
@@ -47,12 +70,39 @@ pub struct ReloadLabels {
     pub result: &'static str,
 }
 
+/// A histogram family keyed like `istio_requests_total`.
+pub type RequestHistograms = Family<RequestLabels, Histogram, fn() -> Histogram>;
+
+/// Istio's default duration buckets, in milliseconds.
+const DURATION_MS: [f64; 19] = [
+    0.5, 1.0, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0, 5000.0, 10000.0, 30000.0,
+    60000.0, 300000.0, 600000.0, 1800000.0, 3600000.0,
+];
+
+fn duration_histogram() -> Histogram {
+    Histogram::new(DURATION_MS)
+}
+
+/// Size buckets: 1 B to 1 GB, by powers of ten (Istio's `istio_request_bytes`).
+fn bytes_histogram() -> Histogram {
+    Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(
+        1.0, 10.0, 10,
+    ))
+}
+
 /// Every metric the proxy records.
 #[derive(Debug)]
 pub struct Metrics {
     registry: Registry,
     /// `istio_requests_total`.
     pub requests: Family<RequestLabels, Counter>,
+    /// `istio_request_duration_milliseconds`: request received to response head ready.
+    pub duration: RequestHistograms,
+    /// `istio_request_bytes`: the request body size (Content-Length, or the body's exact size
+    /// hint; a streamed body of unknown length counts as 0).
+    pub request_bytes: RequestHistograms,
+    /// `istio_response_bytes`: the response body size, measured like `request_bytes`.
+    pub response_bytes: RequestHistograms,
     /// `mesh_plaintext_connections_accepted_total`: plaintext connections let in by PERMISSIVE.
     pub plaintext_accepted: Counter,
     /// `mesh_inbound_connections_refused_total{reason}`.
@@ -72,6 +122,24 @@ impl Metrics {
             "istio_requests",
             "Requests handled by the proxy",
             requests.clone(),
+        );
+        let duration = RequestHistograms::new_with_constructor(duration_histogram);
+        registry.register(
+            "istio_request_duration_milliseconds",
+            "Time from a request's arrival to its response head, in milliseconds",
+            duration.clone(),
+        );
+        let request_bytes = RequestHistograms::new_with_constructor(bytes_histogram);
+        registry.register(
+            "istio_request_bytes",
+            "Request body sizes",
+            request_bytes.clone(),
+        );
+        let response_bytes = RequestHistograms::new_with_constructor(bytes_histogram);
+        registry.register(
+            "istio_response_bytes",
+            "Response body sizes",
+            response_bytes.clone(),
         );
         let plaintext_accepted = Counter::default();
         registry.register(
@@ -94,10 +162,25 @@ impl Metrics {
         Arc::new(Metrics {
             registry,
             requests,
+            duration,
+            request_bytes,
+            response_bytes,
             plaintext_accepted,
             refused,
             reloads,
         })
+    }
+
+    /// Records one answered request: the counter and the three histograms, under `labels`.
+    pub fn request(&self, labels: &RequestLabels, sample: RequestSample) {
+        self.requests.get_or_create(labels).inc();
+        self.duration.get_or_create(labels).observe(sample.millis);
+        self.request_bytes
+            .get_or_create(labels)
+            .observe(sample.request_bytes as f64);
+        self.response_bytes
+            .get_or_create(labels)
+            .observe(sample.response_bytes as f64);
     }
 
     /// Counts a refused connection.

@@ -1,4 +1,4 @@
-//! Step: `istio_requests_total` with `reporter="destination"`, counted when the response
+//! Step: `istio_requests_total` and the duration/size histograms with `reporter="destination"`, counted when the response
 //! head is ready (a refused request, which closes the connection, is counted as a refused
 //! connection instead).
 
@@ -9,7 +9,7 @@ use tower::ServiceExt;
 
 use super::{Inbound, ResponseFlags};
 use crate::body::Body;
-use crate::metrics::RequestLabels;
+use crate::metrics::{RequestLabels, RequestSample, body_size};
 use crate::stack::{HttpService, Stack};
 
 const UNKNOWN: &str = "unknown";
@@ -46,6 +46,8 @@ impl Stack<HttpService> {
                 response_flags: "-",
                 connection_security_policy: if peer.is_some() { "mutual_tls" } else { "none" },
             };
+            let start = tokio::time::Instant::now();
+            let request_bytes = body_size(req.headers(), req.body());
             async move {
                 let rsp: Response<Body> = inner.oneshot(req).await?;
                 labels.response_code = rsp.status().as_u16().to_string();
@@ -54,7 +56,12 @@ impl Stack<HttpService> {
                 } else if rsp.extensions().get::<Denied>().is_some() {
                     tracing::debug!(source = %labels.source_principal, "RBAC: access denied");
                 }
-                metrics.requests.get_or_create(&labels).inc();
+                let sample = RequestSample {
+                    millis: start.elapsed().as_secs_f64() * 1000.0,
+                    request_bytes,
+                    response_bytes: body_size(rsp.headers(), rsp.body()),
+                };
+                metrics.request(&labels, sample);
                 Ok(rsp)
             }
         });

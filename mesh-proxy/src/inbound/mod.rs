@@ -6,7 +6,7 @@
 //! mTLS with client certificates required, and take the peer's SPIFFE ID from its verified
 //! leaf. Per request, the stack is, outermost first:
 //!
-//! `metrics → errors → MtlsLayer → NormalizeLayer → AuthzLayer → forward to the app`
+//! `request id → metrics → errors → MtlsLayer → NormalizeLayer → AuthzLayer → forward to the app`
 //!
 //! Each `push_*` step lives in its own file, in that order from the inside out; the proxy only
 //! assembles mesh-core's layers, it decides nothing itself.
@@ -32,6 +32,7 @@ use mesh_core::security::peer_authn::{InvalidPeerAuthn, PeerAuthentications, Wor
 pub use self::errors::ResponseFlags;
 pub use self::forward::UpstreamError;
 use crate::metrics::Metrics;
+use crate::request_id::RequestIds;
 use crate::stack::HttpService;
 
 /// Everything the inbound stack is built from: one snapshot of the resources, seen from this
@@ -58,6 +59,8 @@ pub struct Inbound {
     pub connect_timeout: Duration,
     /// The metrics the stack records into.
     pub metrics: Arc<Metrics>,
+    /// Where missing `x-request-id`s come from.
+    pub request_ids: RequestIds,
 }
 
 /// Why a snapshot cannot be served inbound.
@@ -100,6 +103,7 @@ impl Inbound {
             id,
             connect_timeout: Duration::from_secs(10),
             metrics,
+            request_ids: RequestIds::from_entropy(),
         };
         Ok((inbound, problems))
     }
@@ -112,6 +116,7 @@ impl Inbound {
             .push_mtls(self)
             .push_errors()
             .push_metrics(self)
+            .push_request_id(self.request_ids.clone())
             .boxed()
     }
 }

@@ -4,7 +4,7 @@
 //! endpoints of the registry ([`endpoint`]: plaintext, or mTLS for endpoints labelled
 //! `security.istio.io/tlsMode: istio`).
 //!
-//! The stack, outermost first: `metrics (reporter="source") → errors → MeshLayer → endpoint`.
+//! The stack, outermost first: `request id → metrics (reporter="source") → errors → MeshLayer → endpoint`.
 //! The proxy decides nothing itself: routing, splits, timeouts, retries, circuit breaking and
 //! outlier detection are all MeshLayer's. A reload builds a new MeshLayer (fresh balancer and
 //! outlier state) from the new snapshot.
@@ -26,8 +26,10 @@ use tower::Layer;
 use self::endpoint::{Connect, Endpoint, EndpointError, UpstreamPeer};
 use crate::body::{Body, BoxError};
 use crate::inbound::ResponseFlags;
-use crate::metrics::{Metrics, RequestLabels};
+use crate::metrics::{Metrics, RequestLabels, RequestSample, body_size};
+use crate::request_id::RequestIds;
 use crate::stack::HttpService;
+use crate::stack::Stack;
 use crate::tls::{Identity, TlsError};
 
 const UNKNOWN: &str = "unknown";
@@ -88,6 +90,8 @@ impl Outbound {
             Box::new(move |addr: &EndpointAddr| connect.endpoint(addr));
         let mesh_svc = layer.layer(make);
         let svc = tower::service_fn(move |req: Request<Body>| {
+            let start = tokio::time::Instant::now();
+            let request_bytes = body_size(req.headers(), req.body());
             // MeshService is always ready (it reserves nothing; readiness of the routed
             // cluster is awaited inside its response future).
             let call = tower::Service::call(&mut mesh_svc.clone(), req);
@@ -100,13 +104,24 @@ impl Outbound {
                         Err(e) => to_response(&e),
                     };
                     record(&mut labels, &rsp);
-                    metrics.requests.get_or_create(&labels).inc();
+                    let sample = RequestSample {
+                        millis: start.elapsed().as_secs_f64() * 1000.0,
+                        request_bytes,
+                        response_bytes: body_size(rsp.headers(), rsp.body()),
+                    };
+                    metrics.request(&labels, sample);
                     Ok(rsp)
                 });
             fut
         });
+        let ids = match seed {
+            Some(seed) => RequestIds::seed_from_u64(seed),
+            None => RequestIds::from_entropy(),
+        };
         Ok(Outbound {
-            stack: HttpService::new(svc),
+            stack: Stack::new(HttpService::new(svc))
+                .push_request_id(ids)
+                .into_inner(),
         })
     }
 }

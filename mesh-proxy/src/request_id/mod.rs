@@ -1,0 +1,96 @@
+//! Step: `x-request-id`, on both directions, as Envoy does it inside the mesh: a request that
+//! arrives without one gets a fresh UUID v4; one that carries an id keeps it; the id goes to
+//! the upstream (not back to the client: Envoy's `always_set_request_id_in_response` is off by
+//! default).
+//!
+//! Trace context (`traceparent`, `tracestate`, `x-b3-*`, `b3`) is not touched anywhere in the
+//! proxy: like a Linkerd proxy without a span sink, mesh-proxy never starts or rewrites traces,
+//! and these are end-to-end headers, so hop-by-hop stripping leaves them alone. Applications
+//! copy them from inbound to outbound requests.
+
+use std::hash::{BuildHasher, Hasher};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use http::{HeaderMap, HeaderName, HeaderValue, Request};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use tower::ServiceExt;
+
+use crate::body::Body;
+use crate::stack::{HttpService, Stack};
+
+/// The request id header.
+pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Draws request ids from a seeded RNG shared by every clone.
+#[derive(Clone, Debug)]
+pub struct RequestIds(Arc<Mutex<StdRng>>);
+
+// === impl RequestIds ===
+
+impl RequestIds {
+    /// Seeded from the process's hash-map keys (OS entropy read once by std).
+    pub fn from_entropy() -> Self {
+        let seed = std::collections::hash_map::RandomState::new()
+            .build_hasher()
+            .finish();
+        Self::seed_from_u64(seed)
+    }
+
+    /// A reproducible sequence of ids (tests).
+    pub fn seed_from_u64(seed: u64) -> Self {
+        RequestIds(Arc::new(Mutex::new(StdRng::seed_from_u64(seed))))
+    }
+
+    /// A fresh id.
+    pub fn next_id(&self) -> String {
+        let mut rng = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        uuid_v4(&mut *rng)
+    }
+
+    /// Sets `x-request-id` when it is absent (or empty); an id already there is kept.
+    pub fn ensure(&self, headers: &mut HeaderMap) {
+        let present = headers
+            .get(&X_REQUEST_ID)
+            .is_some_and(|v| !v.as_bytes().is_empty());
+        if !present {
+            // A UUID is always a valid header value.
+            if let Ok(v) = HeaderValue::from_str(&self.next_id()) {
+                headers.insert(X_REQUEST_ID, v);
+            }
+        }
+    }
+}
+
+/// A random (version 4, RFC 4122 variant) UUID in its lowercase hyphenated form.
+pub fn uuid_v4(rng: &mut impl Rng) -> String {
+    let hi = rng.next_u64();
+    let lo = rng.next_u64();
+    let hi = (hi & !0xF000) | 0x4000; // version 4
+    let lo = (lo & !(0b11 << 62)) | (0b10 << 62); // variant 10xx
+    let v = (u128::from(hi) << 64) | u128::from(lo);
+    let hex = format!("{v:032x}");
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
+}
+
+impl Stack<HttpService> {
+    /// Gives every request an `x-request-id` before it goes further.
+    pub fn push_request_id(self, ids: RequestIds) -> Stack<HttpService> {
+        let inner = self.into_inner();
+        let svc = tower::service_fn(move |mut req: Request<Body>| {
+            ids.ensure(req.headers_mut());
+            inner.clone().oneshot(req)
+        });
+        Stack::new(tower::util::BoxCloneSyncService::new(svc))
+    }
+}
+
+#[cfg(test)]
+mod tests;
