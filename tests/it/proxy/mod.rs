@@ -5,6 +5,7 @@ mod hardening;
 mod harness;
 mod outbound;
 mod reload;
+mod tracing;
 
 use std::sync::Arc;
 
