@@ -16,10 +16,10 @@ use tokio::net::{TcpListener, TcpStream};
 use super::harness::{Certs, Running, series_sum};
 
 /// Headers of every request the application received.
-type Seen = Arc<Mutex<Vec<HeaderMap>>>;
+pub(super) type Seen = Arc<Mutex<Vec<HeaderMap>>>;
 
 /// An application that records the headers it receives and answers 200 `hello`.
-async fn recording_app(seen: Seen) -> SocketAddr {
+pub(super) async fn recording_app(seen: Seen) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
@@ -80,7 +80,7 @@ async fn proxy(certs: &Certs, seen: Seen) -> Running {
     .await
 }
 
-fn is_uuid_v4(s: &str) -> bool {
+pub(super) fn is_uuid_v4(s: &str) -> bool {
     let lens: Vec<usize> = s.split('-').map(str::len).collect();
     lens == [8, 4, 4, 4, 12]
         && s.as_bytes()[14] == b'4'

@@ -26,6 +26,7 @@ use super::harness::{self, Certs};
 mod mtls;
 mod protocols;
 mod reload;
+mod trace_headers;
 
 pub(super) const HOST: &str = "reviews.shop.svc.cluster.local";
 
