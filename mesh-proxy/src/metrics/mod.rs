@@ -201,3 +201,6 @@ impl Metrics {
         out
     }
 }
+
+#[cfg(test)]
+mod tests;
