@@ -96,6 +96,13 @@ def test_asgi_dot_segments_are_judged_normalized(wrapped_asgi):
     assert asgi(wrapped_asgi, "/admin", raw_path="/api/../admin", xfcc=FRONTEND)[0] == 403
     # /admin/../api/x is /api/x: allowed.
     assert asgi(wrapped_asgi, "/api/x", raw_path="/admin/../api/x", xfcc=FRONTEND)[0] == 200
+    # Encoded dots too: the engine sees the undecoded target.
+    assert asgi(wrapped_asgi, "/api/../admin", raw_path="/api/%2e%2e/admin", xfcc=FRONTEND)[0] == 403
+
+
+def test_asgi_path_the_engine_cannot_normalize_is_answered_400(wrapped_asgi):
+    status, body = asgi(wrapped_asgi, "/api/\x00", raw_path="/api/%00", xfcc=FRONTEND)
+    assert (status, body) == (400, "Bad Request")
 
 
 def test_asgi_lifespan_passes_through(wrapped_asgi):
@@ -123,6 +130,9 @@ def test_asgi_peer_identity_from_the_tls_client_certificate(mesh, tmp_path):
     assert asgi(app, "/api/x", client="192.168.1.9", extensions=tls("frontend"))[0] == 200
     assert asgi(app, "/api/x", client="192.168.1.9", extensions=tls("intruder"))[0] == 403
     assert asgi(app, "/api/x", client="192.168.1.9")[0] == 403
+    # A certificate that cannot be read gives no identity, never an error.
+    garbage = {"tls": {"client_cert_chain": ["-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----"]}}
+    assert asgi(app, "/api/x", client="192.168.1.9", extensions=garbage)[0] == 403
 
 
 # --- WSGI ---
@@ -134,9 +144,11 @@ def wsgi_app(environ, start_response):
     return [f"app saw {environ['PATH_INFO']}\n{seen}".encode()]
 
 
-def wsgi(app, path, method="GET", client=PROXY, xfcc=None):
+def wsgi(app, path, method="GET", client=PROXY, xfcc=None, request_uri=None):
     environ = {"REQUEST_METHOD": method, "PATH_INFO": path, "REMOTE_ADDR": client,
                "HTTP_HOST": "myapp.production", "wsgi.input": io.BytesIO()}
+    if request_uri is not None:
+        environ["REQUEST_URI"] = request_uri
     if xfcc is not None:
         environ["HTTP_X_FORWARDED_CLIENT_CERT"] = xfcc
     setup_testing_defaults(environ)
@@ -161,6 +173,9 @@ def test_wsgi_denials(wrapped_wsgi):
     assert wsgi(wrapped_wsgi, "/api/x", client="192.168.1.9", xfcc=FRONTEND) == (403, "RBAC: access denied")
     assert wsgi(wrapped_wsgi, "/api/../admin", xfcc=FRONTEND)[0] == 403
     assert wsgi(wrapped_wsgi, "/health", client="203.0.113.5")[0] == 200
+    # The raw target (uWSGI REQUEST_URI, gunicorn RAW_URI) is what gets judged.
+    assert wsgi(wrapped_wsgi, "/api/x", xfcc=FRONTEND, request_uri="/api/%2e%2e/admin")[0] == 403
+    assert wsgi(wrapped_wsgi, "/api/x", xfcc=FRONTEND, request_uri="/api/%00") == (400, "Bad Request")
 
 
 def test_bad_settings_raise():
