@@ -250,8 +250,9 @@ fn request_error(e: RequestError) -> PyErr {
     MeshRequestError::new_err(e.to_string())
 }
 
-/// The `mesh_core` module.
-#[pymodule(name = "mesh_core")]
+/// The native part of the `mesh_core` package (`mesh_core._native`), re-exported by its
+/// `__init__.py`.
+#[pymodule(name = "_native")]
 mod mesh_core_module {
     #[pymodule_export]
     use super::{Mesh, MeshConfigError, MeshRequestError, OutlierDetector, RetryBudget};

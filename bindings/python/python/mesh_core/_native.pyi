@@ -1,6 +1,6 @@
 """Istio, Linkerd and SMI service-mesh policy, evaluated in process.
 
-Type stubs of the native ``mesh_core`` module (Rust, pyo3). Requests are dicts with the fields
+Type stubs of the native ``mesh_core._native`` module (Rust, pyo3), re-exported by ``mesh_core``. Requests are dicts with the fields
 of ``mesh-proxy explain``'s flags; decisions are dicts of its JSON decision schema.
 """
 
