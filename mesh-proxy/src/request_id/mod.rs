@@ -8,12 +8,9 @@
 //! and these are end-to-end headers, so hop-by-hop stripping leaves them alone. Applications
 //! copy them from inbound to outbound requests.
 
-use std::hash::{BuildHasher, Hasher};
-use std::sync::{Arc, Mutex, PoisonError};
-
 use http::{HeaderMap, HeaderName, HeaderValue, Request};
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use mesh_core::layer::retry::SharedRng;
+use rand::Rng;
 use tower::ServiceExt;
 
 use crate::body::Body;
@@ -24,28 +21,24 @@ pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Draws request ids from a seeded RNG shared by every clone.
 #[derive(Clone, Debug)]
-pub struct RequestIds(Arc<Mutex<StdRng>>);
+pub struct RequestIds(SharedRng);
 
 // === impl RequestIds ===
 
 impl RequestIds {
     /// Seeded from the process's hash-map keys (OS entropy read once by std).
     pub fn from_entropy() -> Self {
-        let seed = std::collections::hash_map::RandomState::new()
-            .build_hasher()
-            .finish();
-        Self::seed_from_u64(seed)
+        RequestIds(SharedRng::from_entropy())
     }
 
     /// A reproducible sequence of ids (tests).
     pub fn seed_from_u64(seed: u64) -> Self {
-        RequestIds(Arc::new(Mutex::new(StdRng::seed_from_u64(seed))))
+        RequestIds(SharedRng::seed_from_u64(seed))
     }
 
     /// A fresh id.
     pub fn next_id(&self) -> String {
-        let mut rng = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        uuid_v4(&mut *rng)
+        self.0.with(uuid_v4)
     }
 
     /// Sets `x-request-id` when it is absent (or empty); an id already there is kept.
