@@ -116,32 +116,24 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()>,
 ) {
     let http = Arc::new(http_builder(&limits));
-    let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
-    tokio::pin!(shutdown);
-    loop {
-        let (stream, peer) = tokio::select! {
-            () = &mut shutdown => return,
-            accepted = listener.accept() => match accepted {
-                Ok(a) => a,
-                Err(e) => {
-                    tracing::warn!(error = %e, "inbound accept failed");
-                    continue;
-                }
-            },
-        };
-        let Ok(slot) = slots.clone().try_acquire_owned() else {
-            serving.load().inbound.metrics.refuse("connection_limit");
-            drop(stream);
-            continue;
-        };
-        let watcher = graceful.watcher();
-        let http = http.clone();
-        let serving = serving.clone();
-        tokio::spawn(async move {
-            connection(stream, peer, serving, limits, http, watcher).await;
-            drop(slot);
-        });
-    }
+    crate::listen::accept_loop(
+        listener,
+        "inbound",
+        limits.max_connections,
+        shutdown,
+        || serving.load().inbound.metrics.refuse("connection_limit"),
+        |stream, peer| {
+            connection(
+                stream,
+                peer,
+                serving.clone(),
+                limits,
+                http.clone(),
+                graceful.watcher(),
+            )
+        },
+    )
+    .await;
 }
 
 /// One connection, from the first byte to the last response.

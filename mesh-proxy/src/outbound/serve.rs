@@ -30,50 +30,41 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()>,
 ) {
     let http = Arc::new(http_builder(&limits));
-    let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
-    tokio::pin!(shutdown);
-    loop {
-        let stream = tokio::select! {
-            () = &mut shutdown => return,
-            accepted = listener.accept() => match accepted {
-                Ok((s, _)) => s,
-                Err(e) => {
-                    tracing::warn!(error = %e, "outbound accept failed");
-                    continue;
-                }
-            },
-        };
-        let Ok(slot) = slots.clone().try_acquire_owned() else {
-            drop(stream);
-            continue;
-        };
-        let _ = stream.set_nodelay(true);
-        let mut drain = graceful.watcher();
-        let http = http.clone();
-        let outbound = outbound.clone();
-        tokio::spawn(async move {
-            let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
-                let call = outbound.load().stack.clone().oneshot(req.map(Body::new));
-                async move { call.await.map_err(ConnError) }
-            });
-            let conn = http.serve_connection(TokioIo::new(stream), svc);
-            tokio::pin!(conn);
-            let mut draining = false;
-            loop {
-                tokio::select! {
-                    done = conn.as_mut() => {
-                        if let Err(e) = done {
-                            tracing::debug!(error = %e, "outbound connection ended with an error");
+    crate::listen::accept_loop(
+        listener,
+        "outbound",
+        limits.max_connections,
+        shutdown,
+        || {},
+        |stream, _peer| {
+            let _ = stream.set_nodelay(true);
+            let mut drain = graceful.watcher();
+            let http = http.clone();
+            let outbound = outbound.clone();
+            async move {
+                let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
+                    let call = outbound.load().stack.clone().oneshot(req.map(Body::new));
+                    async move { call.await.map_err(ConnError) }
+                });
+                let conn = http.serve_connection(TokioIo::new(stream), svc);
+                tokio::pin!(conn);
+                let mut draining = false;
+                loop {
+                    tokio::select! {
+                        done = conn.as_mut() => {
+                            if let Err(e) = done {
+                                tracing::debug!(error = %e, "outbound connection ended with an error");
+                            }
+                            break;
                         }
-                        break;
-                    }
-                    () = drain.signaled(), if !draining => {
-                        draining = true;
-                        conn.as_mut().graceful_shutdown();
+                        () = drain.signaled(), if !draining => {
+                            draining = true;
+                            conn.as_mut().graceful_shutdown();
+                        }
                     }
                 }
             }
-            drop(slot);
-        });
-    }
+        },
+    )
+    .await;
 }
