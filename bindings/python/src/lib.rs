@@ -79,11 +79,7 @@ impl Mesh {
         py: Python<'py>,
         request: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let spec = spec(request)?;
-        let out = py
-            .detach(|| mesh_bindings::explain(&self.mesh, &spec))
-            .map_err(request_error)?;
-        Ok(pythonize(py, &out)?)
+        evaluate(py, request, |spec| mesh_bindings::explain(&self.mesh, spec))
     }
 
     /// The routing decision (`explain(request)["route"]`), with the destination picked with
@@ -93,11 +89,7 @@ impl Mesh {
         py: Python<'py>,
         request: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let spec = spec(request)?;
-        let out = py
-            .detach(|| mesh_bindings::route(&self.mesh, &spec))
-            .map_err(request_error)?;
-        Ok(pythonize(py, &out)?)
+        evaluate(py, request, |spec| mesh_bindings::route(&self.mesh, spec))
     }
 
     /// The AuthorizationPolicy verdict for the request's receiving workload
@@ -108,11 +100,9 @@ impl Mesh {
         py: Python<'py>,
         request: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let spec = spec(request)?;
-        let out = py
-            .detach(|| mesh_bindings::authorize(&self.mesh, &self.authz, &spec))
-            .map_err(request_error)?;
-        Ok(pythonize(py, &out)?)
+        evaluate(py, request, |spec| {
+            mesh_bindings::authorize(&self.mesh, &self.authz, spec)
+        })
     }
 
     fn __repr__(&self) -> String {
@@ -238,6 +228,17 @@ fn config_error(py: Python<'_>, invalid: &InvalidConfig) -> PyErr {
         Ok(()) => err,
         Err(e) => e,
     }
+}
+
+/// Reads the request, evaluates it without the GIL and returns the result as Python values.
+fn evaluate<'py, T: serde::Serialize + Send>(
+    py: Python<'py>,
+    request: &Bound<'py, PyAny>,
+    decide: impl FnOnce(&RequestSpec) -> Result<T, RequestError> + Send,
+) -> PyResult<Bound<'py, PyAny>> {
+    let spec = spec(request)?;
+    let out = py.detach(|| decide(&spec)).map_err(request_error)?;
+    Ok(pythonize(py, &out)?)
 }
 
 fn spec(request: &Bound<'_, PyAny>) -> PyResult<RequestSpec> {
