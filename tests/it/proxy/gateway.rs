@@ -11,9 +11,10 @@ use bytes::Bytes;
 use http::{Request, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
-use mesh_core::Mesh;
+use mesh_core::{LoadOptions, Mesh, MeshConfig};
 use mesh_proxy::bootstrap::Bootstrap;
 use mesh_proxy::metrics::Metrics;
+use mesh_proxy::reload::ConfigSource;
 use mesh_proxy::{GatewayListener, Listeners, ProxyConfig};
 use rustls::pki_types::{CertificateDer, ServerName};
 use tokio::net::{TcpListener, TcpStream};
@@ -28,7 +29,8 @@ const DR: &str = include_str!("../../../examples/resources/destinationrule-myapp
 const GW: &str = "production/myapp-gateway";
 const HOST: &str = "myapp.example.com";
 
-/// An external CA (not the mesh's) and a server certificate it issued for `HOST`.
+/// An external CA (not the mesh's) and a server certificate it issued for `HOST` (and
+/// admin.example.com).
 struct External {
     ca_pem: String,
     ca_der: CertificateDer<'static>,
@@ -48,7 +50,8 @@ impl External {
         let ca_cert = ca.self_signed(&ca_key).unwrap();
         let issuer = rcgen::Issuer::new(ca, ca_key);
         let key = rcgen::KeyPair::generate().unwrap();
-        let leaf = rcgen::CertificateParams::new(vec![HOST.to_owned()])
+        let names = vec![HOST.to_owned(), "admin.example.com".to_owned()];
+        let leaf = rcgen::CertificateParams::new(names)
             .unwrap()
             .signed_by(&key, &issuer)
             .unwrap();
@@ -159,6 +162,16 @@ impl Ingress {
     async fn start(certs: &Certs, resources: &str, ports: &[u16]) -> Ingress {
         let (mesh, _) = Mesh::from_yaml("resources.yaml", resources)
             .unwrap_or_else(|e| panic!("{e}: {:#?}", e.diagnostics));
+        Self::start_mesh(certs, mesh, None, ports).await
+    }
+
+    /// Starts on `mesh`, watching `source` when given.
+    async fn start_mesh(
+        certs: &Certs,
+        mesh: Mesh,
+        source: Option<ConfigSource>,
+        ports: &[u16],
+    ) -> Ingress {
         let mut gateways = Vec::new();
         let mut addrs = Vec::new();
         for port in ports {
@@ -181,6 +194,7 @@ impl Ingress {
             },
             ProxyConfig {
                 outbound_seed: Some(7),
+                source,
                 ..ProxyConfig::new(mesh, bootstrap(certs, "").await)
             },
             metrics.clone(),
@@ -367,6 +381,43 @@ async fn a_host_other_than_the_sni_server_is_421() {
     assert_eq!(hits_of(&hits, "v1"), 0);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_for_one_server_cannot_reach_another_servers_routes() {
+    // security.md §1.2: admin.example.com has its own MUTUAL server and a bound route; a
+    // SIMPLE connection opened for myapp.example.com must not reach it (Envoy issue 6767).
+    let certs = Certs::new("gw-421-admin");
+    let ext = External::new();
+    let hits = Hits::default();
+    let v1 = upstream("v1", Behaviour::Ok, hits.clone()).await;
+    let admin_server = "  - port: {number: 443, name: https-admin, protocol: HTTPS}\n    \
+                        hosts: [admin.example.com]\n    \
+                        tls: {mode: MUTUAL, credentialName: myapp-tls-secret}\n";
+    let admin_vs = "apiVersion: networking.istio.io/v1\nkind: VirtualService\n\
+                    metadata: {name: admin, namespace: production}\nspec:\n  \
+                    hosts: [admin.example.com]\n  gateways: [myapp-gateway]\n  \
+                    http: [{route: [{destination: {host: myapp, subset: v1}}]}]\n";
+    let resources = [
+        format!("{GATEWAY}{admin_server}").as_str(),
+        VS,
+        DR,
+        admin_vs,
+        &registry(v1, v1),
+        &ext.secret("myapp-tls-secret", true),
+    ]
+    .join("\n---\n");
+    let gw = Ingress::start(&certs, &resources, &[443]).await;
+    let (conn, _) = tls(gw.addr(443), &ext.client(false), HOST).await.unwrap();
+    let (status, _) = request(conn, "admin.example.com", "/", &[]).await.unwrap();
+    assert_eq!(status, StatusCode::MISDIRECTED_REQUEST);
+    assert_eq!(hits_of(&hits, "v1"), 0);
+    // With a client certificate and SNI admin.example.com, the route is reached.
+    let (conn, _) = tls(gw.addr(443), &ext.client(true), "admin.example.com")
+        .await
+        .unwrap();
+    let got = request(conn, "admin.example.com", "/", &[]).await;
+    assert_eq!(got, Ok((StatusCode::OK, "v1".to_owned())));
+}
+
 /// The example Gateway with its 443 server switched to MUTUAL.
 fn mutual(ext: &External, v1: u16, secret_has_ca: bool) -> String {
     let gateway = GATEWAY.replace("mode: SIMPLE", "mode: MUTUAL");
@@ -446,4 +497,61 @@ async fn a_bootstrap_gateway_port_without_a_server_stops_the_proxy_from_starting
         text.contains("production/myapp-gateway") && text.contains("8443"),
         "{text}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotated_secret_is_presented_to_new_connections_after_reload() {
+    let certs = Certs::new("gw-reload");
+    let (old, new) = (External::new(), External::new());
+    let hits = Hits::default();
+    let v1 = upstream("v1", Behaviour::Ok, hits.clone()).await;
+    let dir = std::env::temp_dir().join(format!("mesh-it-gw-reload-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let base = [GATEWAY, VS, DR, &registry(v1, v1)].join("\n---\n");
+    std::fs::write(dir.join("base.yaml"), base).unwrap();
+    std::fs::write(
+        dir.join("secret.yaml"),
+        old.secret("myapp-tls-secret", false),
+    )
+    .unwrap();
+    let source = ConfigSource {
+        paths: vec![dir.clone()],
+        options: LoadOptions::default(),
+        mesh_config: MeshConfig::default(),
+    };
+    let mesh = source.load().unwrap();
+    let gw = Ingress::start_mesh(&certs, mesh, Some(source), &[443]).await;
+    let (conn, leaf) = tls(gw.addr(443), &old.client(false), HOST).await.unwrap();
+    assert_eq!(leaf, old.cert_der);
+    // The connection opened before the rotation keeps working.
+    let (mut send, driver) = hyper::client::conn::http1::handshake(TokioIo::new(conn))
+        .await
+        .unwrap();
+    tokio::spawn(driver);
+
+    let tmp = dir.with_extension("tmp");
+    std::fs::write(&tmp, new.secret("myapp-tls-secret", false)).unwrap();
+    std::fs::rename(&tmp, dir.join("secret.yaml")).unwrap();
+    let applied = "mesh_config_reloads_total{result=\"applied\"}";
+    tokio::time::timeout(std::time::Duration::from_secs(20), async {
+        while harness::series_sum(&gw.metrics.encode(), applied, &[]) == 0 {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await
+    .expect("the proxy never reloaded");
+    let (conn, leaf) = tls(gw.addr(443), &new.client(false), HOST).await.unwrap();
+    assert_eq!(
+        leaf, new.cert_der,
+        "new handshakes present the rotated certificate"
+    );
+    let got = request(conn, HOST, "/", &[]).await;
+    assert_eq!(got, Ok((StatusCode::OK, "v1".to_owned())));
+    let req = Request::get("/")
+        .header(http::header::HOST, HOST)
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let rsp = send.send_request(req).await.unwrap();
+    assert_eq!(rsp.status(), StatusCode::OK);
+    std::fs::remove_dir_all(&dir).unwrap();
 }
