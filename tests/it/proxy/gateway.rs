@@ -4,6 +4,8 @@
 //! myapp.example.com) and routes through the bound VirtualService to in-process upstreams a
 //! runtime ServiceEntry points at.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use http::{Request, StatusCode};
 use http_body_util::Full;
@@ -291,4 +293,46 @@ async fn a_rotated_secret_is_presented_to_new_connections_after_reload() {
     let rsp = send.send_request(req).await.unwrap();
     assert_eq!(rsp.status(), StatusCode::OK);
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http2_over_tls_is_routed_by_its_authority() {
+    let certs = Certs::new("gw-h2");
+    let ext = External::new();
+    let hits = Hits::default();
+    let v1 = upstream("v1", Behaviour::Ok, hits.clone()).await;
+    let v2 = upstream("v2", Behaviour::Ok, hits.clone()).await;
+    let gw = Ingress::start(&certs, &myapp(&ext, v1, v2), &[443]).await;
+    let mut h2 = (*ext.client(false)).clone();
+    h2.alpn_protocols = vec![b"h2".to_vec()];
+    let (conn, _) = tls(gw.addr(443), &Arc::new(h2), HOST).await.unwrap();
+    assert_eq!(conn.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
+    let (mut send, driver) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        TokioIo::new(conn),
+    )
+    .await
+    .unwrap();
+    tokio::spawn(driver);
+    for (version, want) in [(Some("v2"), "v2"), (None, "v1")] {
+        let mut req = Request::get(format!("https://{HOST}/"));
+        if let Some(v) = version {
+            req = req.header("x-version", v);
+        }
+        let rsp = send
+            .send_request(req.body(Full::new(Bytes::new())).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(rsp.status(), StatusCode::OK);
+        let body = http_body_util::BodyExt::collect(rsp.into_body())
+            .await
+            .unwrap();
+        assert_eq!(body.to_bytes(), want);
+    }
+    // Another authority on the same connection is misdirected.
+    let req = Request::get("https://admin.example.com/")
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let rsp = send.send_request(req).await.unwrap();
+    assert_eq!(rsp.status(), StatusCode::MISDIRECTED_REQUEST);
 }

@@ -30,8 +30,10 @@
 //! [`MeshLayer::try_gateway`] builds the same service for one server port of an ingress
 //! Gateway instead (spec §1.9): requests are routed with the VirtualServices bound to that
 //! Gateway (hosts intersected with the server's hosts, VirtualServices for one host merged, no
-//! bound host answering `404` `NR`), seen from the Gateway's namespace; everything after
-//! routing is the sidecar's stack.
+//! bound host answering `404` `NR`), seen from the Gateway's namespace. The listener port
+//! (`port` matches) is the server port, and a destination without a port goes to its service's
+//! only port (Istio; with several ports the server port is used). Everything after routing is
+//! the sidecar's stack.
 
 mod cache;
 mod check;
@@ -196,8 +198,12 @@ pin_project_lite::pin_project! {
 enum Scope {
     /// VirtualServices bound to `mesh`, visible from the workload's namespace (spec §1.2).
     Sidecar,
-    /// VirtualServices bound to a Gateway, merged per host (spec §1.9).
-    Gateway,
+    /// VirtualServices bound to a Gateway, merged per host (spec §1.9), on this server port:
+    /// the port `port` matches see, whatever the request's authority says.
+    Gateway {
+        /// The Gateway server port.
+        port: u16,
+    },
 }
 
 /// What routing decided for one request.
@@ -277,7 +283,7 @@ impl MeshLayer {
         Ok(MeshLayer {
             mesh,
             workload,
-            scope: Scope::Gateway,
+            scope: Scope::Gateway { port },
             vhosts: Arc::new(vhosts),
             rng: SharedRng::from_entropy(),
             clock: TokioClock,

@@ -176,13 +176,26 @@ where
         }
     }
 
+    /// The port of a destination that names none: the listener's at a sidecar; at a gateway,
+    /// whose listener port is not the service's, the service's only port (Istio), else the
+    /// listener's.
+    fn default_port(&self, host: &str, listener: u16) -> u16 {
+        match (self.scope, self.mesh.service(host)) {
+            (Scope::Gateway { .. }, Some(svc)) if svc.ports.len() == 1 => svc.ports[0].number,
+            _ => listener,
+        }
+    }
+
     /// Routes the request, applies the route's request edits and returns what to do.
     #[allow(clippy::type_complexity)]
     pub(super) fn route<B>(&self, req: &mut Request<B>) -> Result<Routed<M::Service, C>, BoxError>
     where
         M::Service: Clone,
     {
-        let rr = RouteRequest::from_http(req);
+        let mut rr = RouteRequest::from_http(req);
+        if let Scope::Gateway { port } = self.scope {
+            rr.port = port;
+        }
         let (decision, service) = match self.scope {
             Scope::Sidecar => {
                 let (decision, res) =
@@ -191,7 +204,7 @@ where
                 (decision, res.service)
             }
             // A gateway never falls back to a host's default route: no bound host is 404.
-            Scope::Gateway => Mesh::route_gateway(&self.vhosts, &rr),
+            Scope::Gateway { .. } => Mesh::route_gateway(&self.vhosts, &rr),
         };
         let (entry, forward) = match decision {
             Decision::NotFound { .. } => {
@@ -230,7 +243,9 @@ where
         };
         let (index, dest) = self.rng.with(|rng| forward.destinations.pick(rng));
         let profile = self.profile_route(&dest.host, rr.method, rr.path)?;
-        let port = dest.port.unwrap_or(rr.port);
+        let port = dest
+            .port
+            .unwrap_or_else(|| self.default_port(&dest.host, rr.port));
         let routed = self.route_plan(entry, index, forward, dest, port, profile)?;
         // Istio: rewrite after matching, then route-level and destination-level header ops.
         if let Some(rewrite) = &forward.rewrite {

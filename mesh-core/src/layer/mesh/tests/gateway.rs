@@ -5,7 +5,7 @@ use super::*;
 use crate::layer::mesh::InvalidMesh;
 
 /// Gateway `prod/public`: port 80 serves `reviews.example.com` and `*.shop.example.com`;
-/// port 8080 redirects `secure.example.com` to https.
+/// port 8080 redirects `secure.example.com` to https; port 8443 serves `tls.example.com`.
 const GATEWAY: &str = r#"
 ---
 apiVersion: networking.istio.io/v1
@@ -19,6 +19,9 @@ spec:
   - port: {number: 8080, name: redirect, protocol: HTTP}
     hosts: [secure.example.com]
     tls: {httpsRedirect: true}
+  - port: {number: 8443, name: https, protocol: HTTPS}
+    hosts: [tls.example.com]
+    tls: {mode: SIMPLE, credentialName: absent}
 "#;
 
 /// A VirtualService `name` for `hosts`, bound to `gateways`, with `http` rules.
@@ -182,4 +185,27 @@ fn a_bound_route_to_an_unenforceable_cluster_is_refused_at_build() {
         }
         other => panic!("{other:?}"),
     }
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_server_port_is_the_listener_port_and_destinations_use_the_service_port() {
+    // On the 8443 server, a request whose Host carries no port (scheme http: 80 by default)
+    // matches `port: 8443`, and the destination without a port goes to reviews' only port, 80.
+    let http = r#"
+  - match: [{port: 8443, headers: {x-version: {exact: v2}}}]
+    route: [{destination: {host: reviews, subset: v2}}]
+  - match: [{port: 80}]
+    route: [{destination: {host: reviews, subset: v1}}]"#;
+    let vs = bound_vs("edge", "[tls.example.com]", "[public]", http);
+    let (mut svc, calls) = gateway(&vs, 8443, ok);
+    let rsp = send(&mut svc, at("tls.example.com", "/", &[("x-version", "v2")])).await;
+    assert_eq!(rsp.status(), StatusCode::OK);
+    assert_eq!(upstream(&rsp), "10.0.0.2");
+    let host = "reviews.prod.svc.cluster.local";
+    assert!(svc.cluster(host, Some("v2"), 80).is_some());
+    assert!(svc.cluster(host, Some("v2"), 8443).is_none());
+    // `port: 80` never matches on this server, whatever the authority says.
+    let rsp = send(&mut svc, at("tls.example.com:80", "/", &[])).await;
+    assert_eq!(rsp.status(), StatusCode::NOT_FOUND);
+    assert_eq!(calls.lock().unwrap().values().sum::<u32>(), 1);
 }
