@@ -27,6 +27,9 @@ use crate::inbound::accept::{Limits, http_builder};
 /// The first byte of a TLS record carrying a handshake.
 const TLS_HANDSHAKE: u8 = 0x16;
 
+/// Client certificate details a client outside the mesh must not assert.
+const XFCC: &str = "x-forwarded-client-cert";
+
 /// Why a request ended without a response; hyper closes the connection.
 #[derive(Debug, thiserror::Error)]
 #[error(transparent)]
@@ -172,6 +175,8 @@ async fn serve_http<I>(
     let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
         saw.store(true, Ordering::Release);
         let mut req = req.map(Body::new);
+        // Istio gateways sanitize client certificate details sent from outside the mesh.
+        req.headers_mut().remove(XFCC);
         req.extensions_mut().insert(conn.clone());
         let call = snapshots.load().stack.clone().oneshot(req);
         async move { call.await.map_err(ConnError) }

@@ -336,3 +336,21 @@ async fn http2_over_tls_is_routed_by_its_authority() {
     let rsp = send.send_request(req).await.unwrap();
     assert_eq!(rsp.status(), StatusCode::MISDIRECTED_REQUEST);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_certificate_details_from_outside_are_dropped() {
+    let certs = Certs::new("gw-xfcc");
+    let ext = External::new();
+    // The harness application reports the Host it saw and whether XFCC reached it.
+    let app = harness::app().await.port();
+    let gw = Ingress::start(&certs, &myapp(&ext, app, app), &[443]).await;
+    let (conn, _) = tls(gw.addr(443), &ext.client(false), HOST).await.unwrap();
+    let forged = [(
+        "x-forwarded-client-cert",
+        "By=spiffe://cluster.local/ns/x/sa/admin",
+    )];
+    let (status, body) = request(conn, HOST, "/", &forged).await.unwrap();
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("host=myapp.example.com"), "{body}");
+    assert!(body.contains("xfcc=false"), "{body}");
+}
