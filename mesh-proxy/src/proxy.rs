@@ -35,8 +35,8 @@ pub struct ProxyConfig {
     pub drain_timeout: Duration,
     /// Where `mesh` came from; when set, it is watched and reloaded on change.
     pub source: Option<ConfigSource>,
-    /// Seeds the outbound weighted picks and balancer choices (reproducible tests); entropy
-    /// when unset.
+    /// Seeds the outbound and gateway weighted picks and balancer choices (reproducible
+    /// tests); entropy when unset.
     pub outbound_seed: Option<u64>,
 }
 

@@ -116,15 +116,12 @@ async fn connection(
         let transport = GatewayTransport::Tls {
             sni: sni.as_deref(),
         };
-        let accepted = match current.tls.accept(current.port, transport) {
-            Ok(a @ Accepted::Terminated { .. }) => a,
+        let (accepted, server) = match current.tls.accept(current.port, transport) {
+            Ok(a @ Accepted::Terminated { server, .. }) => (a, server),
             Ok(other) => return Ok(Err(format!("{other:?} is not served"))),
             Err(e) => return Ok(Err(e.to_string())),
         };
-        let Accepted::Terminated { server, .. } = &accepted else {
-            return Ok(Err("not terminated".to_owned()));
-        };
-        let config = match current.configs.get(*server) {
+        let config = match current.configs.get(server) {
             Ok(c) => c,
             Err(why) => return Ok(Err(format!("servers[{server}]: {why}"))),
         };

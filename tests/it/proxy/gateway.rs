@@ -239,7 +239,7 @@ async fn a_bootstrap_gateway_port_without_a_server_stops_the_proxy_from_starting
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_rotated_secret_is_presented_to_new_connections_after_reload() {
+async fn a_rotated_secret_is_presented_after_reload_and_a_change_without_the_gateway_is_rejected() {
     let certs = Certs::new("gw-reload");
     let (old, new) = (External::new(), External::new());
     let hits = Hits::default();
@@ -292,6 +292,23 @@ async fn a_rotated_secret_is_presented_to_new_connections_after_reload() {
         .unwrap();
     let rsp = send.send_request(req).await.unwrap();
     assert_eq!(rsp.status(), StatusCode::OK);
+
+    // A change that removes the Gateway cannot be served: rejected, the last good snapshot
+    // keeps serving.
+    std::fs::write(&tmp, [VS, DR, &registry(v1, v1)].join("\n---\n")).unwrap();
+    std::fs::rename(&tmp, dir.join("base.yaml")).unwrap();
+    let rejected = "mesh_config_reloads_total{result=\"rejected\"}";
+    tokio::time::timeout(std::time::Duration::from_secs(20), async {
+        while harness::series_sum(&gw.metrics.encode(), rejected, &[]) == 0 {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await
+    .expect("the change was never rejected");
+    let (conn, leaf) = tls(gw.addr(443), &new.client(false), HOST).await.unwrap();
+    assert_eq!(leaf, new.cert_der);
+    let got = request(conn, HOST, "/", &[]).await;
+    assert_eq!(got, Ok((StatusCode::OK, "v1".to_owned())));
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
