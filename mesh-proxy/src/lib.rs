@@ -1,6 +1,6 @@
 //! `mesh-proxy` as a library: the pieces `mesh-proxy run` assembles (bootstrap file, TLS,
-//! inbound stack, admin port, metrics) and [`run`] itself, so tests can start a proxy in
-//! process on listeners they bound.
+//! inbound, outbound and gateway stacks, admin port, metrics) and [`run`] itself, so tests can
+//! start a proxy in process on listeners they bound.
 #![forbid(unsafe_code)]
 #![deny(rust_2018_idioms)]
 #![warn(missing_docs)]
