@@ -371,3 +371,31 @@ async fn client_certificate_details_from_outside_are_dropped() {
     assert!(body.contains("host=myapp.example.com"), "{body}");
     assert!(body.contains("xfcc=false"), "{body}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn istio_mutual_presents_the_gateway_identity_and_requires_a_mesh_client() {
+    let certs = Certs::new("gw-istio-mutual");
+    let hits = Hits::default();
+    let v1 = upstream("v1", Behaviour::Ok, hits.clone()).await;
+    let gateway = GATEWAY.replace(
+        "mode: SIMPLE\n      credentialName: myapp-tls-secret",
+        "mode: ISTIO_MUTUAL",
+    );
+    assert_ne!(gateway, GATEWAY);
+    let resources = [gateway.as_str(), VS, DR, &registry(v1, v1)].join("\n---\n");
+    let gw = Ingress::start(&certs, &resources, &[443]).await;
+    // A mesh client verifies the gateway's SPIFFE identity and presents its own.
+    let (conn, _) = tls(gw.addr(443), &certs.client("production/frontend"), HOST)
+        .await
+        .unwrap();
+    let got = request(conn, HOST, "/", &[]).await;
+    assert_eq!(got, Ok((StatusCode::OK, "v1".to_owned())));
+    // A client of another CA is refused.
+    let stranger = Certs::new("gw-istio-mutual-other").client_trusting(&certs, "x/y");
+    let refused = match tls(gw.addr(443), &stranger, HOST).await {
+        Ok((conn, _)) => request(conn, HOST, "/", &[]).await,
+        Err(e) => Err(e),
+    };
+    assert!(refused.is_err(), "{refused:?}");
+    assert_eq!(hits_of(&hits, "v1"), 1);
+}
