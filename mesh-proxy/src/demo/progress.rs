@@ -1,0 +1,111 @@
+//! Progress on stderr while the demo drives traffic: a bar redrawn in place on a terminal,
+//! one line per scene otherwise (logs, CI), nothing when turned off (tests).
+
+use std::io::{IsTerminal, Write};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+
+/// How progress is shown.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ProgressMode {
+    /// A bar when stderr is a terminal, else one line per scene.
+    #[default]
+    Auto,
+    /// Nothing.
+    Off,
+}
+
+/// The progress display.
+#[derive(Debug)]
+pub struct Progress {
+    state: Arc<Mutex<State>>,
+    bar: bool,
+    enabled: bool,
+    stop: watch::Sender<bool>,
+}
+
+#[derive(Debug)]
+struct State {
+    start: Instant,
+    total: Duration,
+    scene: String,
+}
+
+const WIDTH: usize = 30;
+
+// === impl Progress ===
+
+impl Progress {
+    /// Starts showing progress over `total`; the bar is redrawn every 100 ms.
+    pub fn start(mode: ProgressMode, total: Duration) -> Self {
+        let enabled = mode == ProgressMode::Auto;
+        let bar = enabled && std::io::stderr().is_terminal();
+        let state = Arc::new(Mutex::new(State {
+            start: Instant::now(),
+            total,
+            scene: String::from("starting the mesh"),
+        }));
+        let (stop, mut stopped) = watch::channel(false);
+        if bar {
+            let state = state.clone();
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(Duration::from_millis(100));
+                loop {
+                    tokio::select! {
+                        _ = stopped.wait_for(|s| *s) => break,
+                        _ = tick.tick() => draw(&state),
+                    }
+                }
+                // Clear the line for the report.
+                eprint!("\r{}\r", " ".repeat(WIDTH + 60));
+            });
+        }
+        Progress {
+            state,
+            bar,
+            enabled,
+            stop,
+        }
+    }
+
+    /// A new scene begins.
+    pub fn scene(&self, number: u8, title: &str) {
+        let text = format!("scene {number}/7: {title}");
+        if self.enabled && !self.bar {
+            eprintln!("mesh-proxy demo: {text}");
+        }
+        self.state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .scene = text;
+    }
+
+    /// Stops the display.
+    pub fn finish(&self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
+
+fn draw(state: &Mutex<State>) {
+    let s = state.lock().unwrap_or_else(PoisonError::into_inner);
+    let done = s.start.elapsed().as_secs_f64() / s.total.as_secs_f64().max(0.001);
+    let filled = ((done.min(1.0)) * WIDTH as f64) as usize;
+    let mut err = std::io::stderr().lock();
+    let _ = write!(
+        err,
+        "\r[{}{}] {:>3}%  {:<50}",
+        "#".repeat(filled),
+        "-".repeat(WIDTH - filled),
+        (done.min(1.0) * 100.0) as u32,
+        s.scene
+    );
+    let _ = err.flush();
+}
