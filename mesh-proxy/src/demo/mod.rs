@@ -158,28 +158,29 @@ impl Demo {
         let sizes = Sizes::for_duration(self.options.duration);
         let progress = Progress::start(self.options.progress, self.options.duration);
         let w = &mut self.world;
-        progress.scene(1, "routing: header route and 90/10 canary");
+        progress.scene("scene 1: routing: header route and 90/10 canary");
         let routing = scenes::routing(w, &sizes).await;
-        progress.scene(2, "authorization and mTLS");
+        progress.scene("scene 2: authorization and mTLS");
         let authz = scenes::authz(w, w.mesh().as_ref()).await;
-        progress.scene(3, "fault injection");
+        progress.scene("scene 3: fault injection");
         w.switch(SceneConfig::Fault).await?;
         let fault = scenes::fault(w, &sizes).await;
-        progress.scene(6, "Linkerd ServiceProfile and SMI TrafficSplit");
+        progress.scene("scene 6: Linkerd ServiceProfile and SMI TrafficSplit");
         w.switch(SceneConfig::Linkerd).await?;
         let linkerd = scenes::linkerd(w, &sizes, w.mesh().as_ref()).await;
-        progress.scene(4, "mirroring");
+        progress.scene("scene 4: mirroring");
         w.switch(SceneConfig::Mirror).await?;
         let mirror = scenes::mirror(w, &sizes).await;
-        progress.scene(5, "resilience: retries, ejection, circuit breaker");
+        progress.scene("scene 5: resilience: retries, ejection, circuit breaker");
         w.switch(SceneConfig::Resilience).await?;
         let resilience = scenes::resilience(w, &sizes, w.mesh().as_ref()).await;
-        progress.scene(7, "waiting for delayed requests");
+        progress.scene("collecting the requests a fault or a timeout held");
         let fault = fault.finish(deadline).await;
         let linkerd = linkerd.finish(deadline).await;
         progress.finish();
         Ok(Report {
             seed: self.seed,
+            sidecars: w.pods.len() as u32,
             elapsed: start.elapsed(),
             routing,
             authz,
@@ -228,7 +229,7 @@ impl Demo {
         let (frontend, other) = (w.outbound("frontend"), w.outbound("other"));
         vec![
             (
-                format!("curl -H 'Host: {MYAPP}' -H 'x-version: v2' http://{frontend}/home"),
+                format!("curl -H 'Host: {MYAPP}' -H 'x-version: v2' http://{frontend}/api/profile"),
                 "header route: myapp-v2",
             ),
             (

@@ -70,9 +70,9 @@ impl Progress {
         }
     }
 
-    /// A new scene begins.
-    pub fn scene(&self, number: u8, title: &str) {
-        let text = format!("scene {number}/7: {title}");
+    /// A new scene (or step) begins.
+    pub fn scene(&self, title: &str) {
+        let text = title.to_owned();
         if self.enabled && !self.bar {
             eprintln!("mesh-proxy demo: {text}");
         }

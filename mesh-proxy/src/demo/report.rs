@@ -12,6 +12,8 @@ use super::scenes::{Authz, Fault, Linkerd, Mirror, Resilience, Routing};
 pub struct Report {
     /// The seed of the sidecars' weighted picks and of the demo's own draws.
     pub seed: u64,
+    /// Sidecars in the mesh.
+    pub sidecars: u32,
     /// Wall time spent driving traffic.
     pub elapsed: Duration,
     /// Scene 1: header route and the 90/10 canary.
@@ -221,7 +223,8 @@ impl Report {
         let mut out = String::new();
         let _ = writeln!(
             out,
-            "mesh-proxy demo: 7 sidecars on 127.0.0.1, mTLS from a fresh dev CA (seed {}, {:.1} s of traffic)",
+            "mesh-proxy demo: {} sidecars on 127.0.0.1, mTLS from a fresh dev CA (seed {}, {:.1} s of traffic)",
+            self.sidecars,
             self.seed,
             self.elapsed.as_secs_f64()
         );

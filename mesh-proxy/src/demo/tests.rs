@@ -5,6 +5,7 @@ use super::*;
 fn passing() -> Report {
     Report {
         seed: 7,
+        sidecars: 6,
         elapsed: Duration::from_millis(9_500),
         routing: Routing {
             header_sent: 20,
@@ -55,7 +56,7 @@ fn passing() -> Report {
             failing_hits: 3,
             failing_hits_late: 0,
             eject_after: 3,
-            pool_limit: 200,
+            pool_limit: 100,
             burst_sent: 250,
             burst_ok: 200,
             burst_overflow: 50,

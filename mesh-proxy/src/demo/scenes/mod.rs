@@ -101,7 +101,7 @@ where
 pub fn tolerance(expected: u32, n: u32) -> u32 {
     let p = f64::from(expected) / 1000.0;
     let se = (p * (1.0 - p) / f64::from(n.max(1))).sqrt() * 1000.0;
-    ((3.0 * se).ceil() as u32).max(50)
+    ((3.0 * se).round() as u32).max(50)
 }
 
 /// `part` of `whole` in permille (0 when `whole` is 0).

@@ -18,7 +18,7 @@ const BURST_HOLD_MS: &str = "400";
 /// What scene 5 observed.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Resilience {
-    /// `GET /home` requests sent (default route: subset v1, retries on 503).
+    /// `GET /health` requests sent (default route: subset v1, retries on 503).
     pub sent: u32,
     /// Answered 200.
     pub ok: u32,
@@ -30,7 +30,7 @@ pub struct Resilience {
     pub failing_hits_late: u64,
     /// The effective policy's `consecutive5xxErrors` for subset v1.
     pub eject_after: u32,
-    /// The effective policy's `http2MaxRequests` + `http1MaxPendingRequests` for subset v1.
+    /// The effective policy's `http2MaxRequests` (active requests) for subset v1.
     pub pool_limit: u32,
     /// Concurrent slow requests sent in the burst.
     pub burst_sent: u32,
@@ -47,7 +47,7 @@ impl Resilience {
     pub fn checks(&self) -> Vec<Check> {
         let mut out = vec![
             Check::new(
-                format!("GET /home (x{})", self.sent),
+                format!("GET /health (x{})", self.sent),
                 "all 200: failures retried (retryOn 503)",
                 format!("{}/{} answered 200, {} retries", self.ok, self.sent, self.retries),
                 self.sent > 0 && self.ok == self.sent && self.retries > 0,
@@ -66,7 +66,7 @@ impl Resilience {
         out.push(if self.burst_sent > self.pool_limit {
             Check::new(
                 what,
-                format!("over {} in flight: 503 UO", self.pool_limit),
+                format!("over {} active: 503 UO", self.pool_limit),
                 format!(
                     "{} answered 503 UO, {} answered 200",
                     self.burst_overflow, self.burst_ok
@@ -76,7 +76,7 @@ impl Resilience {
         } else {
             Check::not_observed(
                 what,
-                format!("over {} in flight: 503 UO", self.pool_limit),
+                format!("over {} active: 503 UO", self.pool_limit),
                 "the burst is within the limits",
             )
         });
@@ -93,9 +93,10 @@ pub async fn run(world: &World, sizes: &Sizes, mesh: Option<&Mesh>) -> Resilienc
         let p = mesh.destination_policy(MYAPP, NAMESPACE, Some("v1"), Some(80));
         out.eject_after = p.outlier_detection.map_or(0, |o| o.consecutive_5xx);
         let pool = &p.connection_pool;
-        out.pool_limit = pool
-            .http2_max_requests
-            .saturating_add(pool.http1_max_pending_requests);
+        // Pending requests (`http1MaxPendingRequests`) are those waiting for a connection;
+        // the endpoint clients open connections on demand, so the active limit is the one
+        // a burst meets.
+        out.pool_limit = pool.http2_max_requests;
     }
     let apps: Vec<_> = ["myapp-v1", "myapp-v2", "myapp-v1-failing"]
         .iter()
@@ -111,7 +112,7 @@ pub async fn run(world: &World, sizes: &Sizes, mesh: Option<&Mesh>) -> Resilienc
             let client = client.clone();
             async move {
                 client
-                    .get(via, MYAPP, "/home", &[])
+                    .get(via, MYAPP, "/health", &[])
                     .await
                     .is_ok_and(|a| a.status == StatusCode::OK)
             }
@@ -130,7 +131,7 @@ pub async fn run(world: &World, sizes: &Sizes, mesh: Option<&Mesh>) -> Resilienc
         let client = client.clone();
         async move {
             client
-                .get(via, MYAPP, "/home", &[(DELAY_HEADER, BURST_HOLD_MS)])
+                .get(via, MYAPP, "/health", &[(DELAY_HEADER, BURST_HOLD_MS)])
                 .await
                 .ok()
         }

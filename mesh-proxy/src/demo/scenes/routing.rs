@@ -1,5 +1,6 @@
 //! Scene 1: `virtualservice-myapp.yaml` at frontend's sidecar: `x-version: v2` goes to v2,
-//! `/api` is split 90/10 between v1 and v2, everything else goes to v1.
+//! `/api` is split 90/10 between v1 and v2, everything else goes to v1. (myapp's AuthorizationPolicy lets frontend reach `/api/*` and
+//! anyone `/health`, so those are the paths sent.)
 
 use super::{Sizes, drive, pct, permille, tolerance, within};
 use crate::demo::config::MYAPP;
@@ -40,7 +41,7 @@ impl Routing {
         let other = self.canary_sent - self.canary_v1 - self.canary_v2;
         vec![
             Check::new(
-                format!("GET /home, x-version: v2 (x{})", self.header_sent),
+                format!("GET /api/profile, x-version: v2 (x{})", self.header_sent),
                 "all to v2 (rule 0)",
                 format!("{}/{} answered by myapp-v2", self.header_v2, self.header_sent),
                 self.header_sent > 0 && self.header_v2 == self.header_sent,
@@ -61,7 +62,7 @@ impl Routing {
                 self.canary_sent > 0 && other == 0 && within(v2, 100, self.canary_sent),
             ),
             Check::new(
-                format!("GET /home (x{})", self.default_sent),
+                format!("GET /health (x{})", self.default_sent),
                 "all to v1 (default rule)",
                 format!("{}/{} answered by myapp-v1", self.default_v1, self.default_sent),
                 self.default_sent > 0 && self.default_v1 == self.default_sent,
@@ -86,9 +87,9 @@ pub async fn run(world: &World, sizes: &Sizes) -> Routing {
             }
         })
     };
-    let header = answers("/home", &[("x-version", "v2")], 20).await;
+    let header = answers("/api/profile", &[("x-version", "v2")], 20).await;
     let canary = answers("/api/items", &[], sizes.canary).await;
-    let default = answers("/home", &[], 20).await;
+    let default = answers("/health", &[], 20).await;
     let count = |v: &[String], name: &str| v.iter().filter(|b| *b == name).count() as u32;
     Routing {
         header_sent: header.len() as u32,
