@@ -11,6 +11,7 @@ pub mod bootstrap;
 pub mod certs;
 pub mod demo;
 pub mod drain;
+pub mod gateway;
 pub mod inbound;
 mod listen;
 pub mod metrics;
@@ -21,4 +22,5 @@ pub mod request_id;
 pub mod stack;
 pub mod tls;
 
+pub use crate::gateway::GatewayListener;
 pub use crate::proxy::{Listeners, ProxyConfig, RunError, run, run_with};
