@@ -518,6 +518,7 @@ fn demo_runs_the_mesh_and_exits_0_with_the_report() {
         "4. Mirroring",
         "5. Resilience",
         "6. Linkerd ServiceProfile and SMI TrafficSplit",
+        "7. Ingress gateway",
         "Hot reload",
         "All observations match the policy.",
     ] {

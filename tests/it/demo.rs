@@ -83,6 +83,25 @@ async fn the_demo_observes_every_shipped_policy_taking_effect() {
     assert!(l.v2_permille().abs_diff(100) <= tolerance(100, l.sent), "{l:?}");
     assert!(l.retries > 0 && l.retries <= l.budget_cap, "{l:?}");
 
+    // 7. The gateway redirects port 80 and terminates TLS with the Secret's certificate.
+    let g = &report.gateway;
+    assert_eq!(g.redirect_status, Some(301), "{g:?}");
+    assert_eq!(
+        g.redirect_location.as_deref(),
+        Some("https://myapp.example.com/api/x")
+    );
+    assert!(g.https_sent > 0 && g.https_ok == g.https_sent, "{g:?}");
+    assert_eq!(g.header_v2.1, g.header_v2.0);
+    // The gateway reached myapp over mTLS as api-gateway, which the policy allows.
+    assert!(
+        report
+            .authz
+            .identities
+            .contains_key("spiffe://cluster.local/ns/production/sa/api-gateway"),
+        "{:?}",
+        report.authz
+    );
+
     // Hot reload: every sidecar applied every switch, nothing failed meanwhile.
     let h = &report.reloads;
     assert_eq!(h.switches, 4);

@@ -4,7 +4,8 @@
 //! [`Demo::start`] makes a temporary directory (removed at the end) with a development CA
 //! and workload certificates, starts the applications (myapp v1 and v2, a v1 pod that always
 //! fails, legacy-service, frontend, other) and one [`crate::run_with`] sidecar per workload,
-//! all watching one config directory: the shipped resources, embedded unchanged, plus a
+//! plus the ingress gateway (HTTP and HTTPS listeners for `myapp-gateway`), all watching one
+//! config directory: the shipped resources, embedded unchanged, plus a
 //! registry generated for the addresses the sidecars were bound to. [`Demo::drive`] plays
 //! the scenes, switching the config directory between them (hot reload, with traffic running
 //! through every switch), and returns the [`Report`]. [`run`] does both and stops the mesh.
@@ -22,11 +23,11 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 pub use self::apps::DELAY_HEADER;
-pub use self::config::{LEGACY, MYAPP, SHIPPED};
+pub use self::config::{EXTERNAL, LEGACY, MYAPP, SHIPPED};
 pub use self::progress::ProgressMode;
 pub use self::report::{Check, Reloads, Report, Scene, Verdict};
 pub use self::scenes::{
-    Authz, Fault, Linkerd, Mirror, Probe, Resilience, Routing, Sizes, tolerance,
+    Authz, Fault, Gateway, Linkerd, Mirror, Probe, Resilience, Routing, Sizes, tolerance,
 };
 
 use self::config::SceneConfig;
@@ -160,6 +161,8 @@ impl Demo {
         let w = &mut self.world;
         progress.scene("scene 1: routing: header route and 90/10 canary");
         let routing = scenes::routing(w, &sizes).await;
+        progress.scene("scene 7: ingress gateway");
+        let gateway = scenes::gateway(w).await;
         progress.scene("scene 2: authorization and mTLS");
         let authz = scenes::authz(w, w.mesh().as_ref()).await;
         progress.scene("scene 3: fault injection");
@@ -188,6 +191,7 @@ impl Demo {
             mirror,
             resilience,
             linkerd,
+            gateway,
             reloads: w.reloads.clone(),
         })
     }
@@ -227,6 +231,13 @@ impl Demo {
     pub fn curl_examples(&self) -> Vec<(String, &'static str)> {
         let w = &self.world;
         let (frontend, other) = (w.outbound("frontend"), w.outbound("other"));
+        let gw = w.pod("istio-ingressgateway");
+        let gateway = |port: u16| {
+            gw.gateway
+                .iter()
+                .find(|(p, _)| *p == port)
+                .map_or(gw.inbound, |(_, a)| *a)
+        };
         vec![
             (
                 format!("curl -H 'Host: {MYAPP}' -H 'x-version: v2' http://{frontend}/api/profile"),
@@ -247,6 +258,19 @@ impl Demo {
             (
                 format!("curl http://{}/health", w.pod("legacy-service").inbound),
                 "plaintext accepted by legacy's PERMISSIVE mTLS",
+            ),
+            (
+                format!("curl -i -H 'Host: {EXTERNAL}' http://{}/api/x", gateway(80)),
+                "the gateway's 301 to https",
+            ),
+            (
+                format!(
+                    "curl --cacert {} --resolve {EXTERNAL}:{}:127.0.0.1 https://{EXTERNAL}:{}/api/x",
+                    w.dir().join("gateway-ca.pem").display(),
+                    gateway(443).port(),
+                    gateway(443).port()
+                ),
+                "TLS terminated at the gateway with myapp-tls-secret's certificate",
             ),
             (
                 format!("curl http://{}/metrics", w.pod("myapp-v1").admin),

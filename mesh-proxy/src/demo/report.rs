@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use super::scenes::{Authz, Fault, Linkerd, Mirror, Resilience, Routing};
+use super::scenes::{Authz, Fault, Gateway, Linkerd, Mirror, Resilience, Routing};
 
 /// Everything the demo observed.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -28,6 +28,8 @@ pub struct Report {
     pub resilience: Resilience,
     /// Scene 6: Linkerd ServiceProfile and SMI TrafficSplit.
     pub linkerd: Linkerd,
+    /// Scene 7: the ingress gateway.
+    pub gateway: Gateway,
     /// Hot reloads between scenes.
     pub reloads: Reloads,
 }
@@ -191,6 +193,12 @@ impl Report {
                 resources: "serviceprofile-myapp.yaml, trafficsplit-canary.yaml",
                 checks: self.linkerd.checks(),
             },
+            Scene {
+                number: 7,
+                title: "Ingress gateway",
+                resources: "gateway-myapp.yaml, virtualservice-myapp.yaml",
+                checks: self.gateway.checks(),
+            },
         ]
     }
 
@@ -236,10 +244,6 @@ impl Report {
             );
             table(&mut out, &scene.checks);
         }
-        let _ = writeln!(
-            out,
-            "\n7. Ingress gateway: not run (this build of the proxy serves no gateway listeners)"
-        );
         let _ = writeln!(out, "\nHot reload (the config directory switched between scenes)");
         table(&mut out, &self.reloads.checks());
         let failures = self.failures();

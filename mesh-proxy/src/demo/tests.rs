@@ -30,6 +30,7 @@ fn passing() -> Report {
             identities: [
                 ("spiffe://cluster.local/ns/production/sa/frontend".to_owned(), 30),
                 ("spiffe://cluster.local/ns/production/sa/other".to_owned(), 20),
+                ("spiffe://cluster.local/ns/production/sa/api-gateway".to_owned(), 40),
             ]
             .into(),
         },
@@ -73,6 +74,15 @@ fn passing() -> Report {
                 after_ms: 5_001,
             },
         },
+        gateway: Gateway {
+            redirect_status: Some(301),
+            redirect_location: Some("https://myapp.example.com/api/x".into()),
+            https_sent: 20,
+            https_ok: 20,
+            https_v2: 2,
+            https_error: None,
+            header_v2: (20, 20),
+        },
         reloads: Reloads {
             switches: 4,
             applied: 24,
@@ -95,6 +105,7 @@ fn a_report_within_policy_passes_and_renders_every_scene() {
         "4. Mirroring",
         "5. Resilience",
         "6. Linkerd",
+        "7. Ingress gateway",
         "Hot reload",
         "All observations match the policy.",
     ] {
@@ -149,4 +160,13 @@ fn the_shipped_resources_are_embedded_unchanged() {
         assert_eq!(std::fs::read_to_string(dir.join(name)).unwrap(), text, "{name}");
     }
     assert_eq!(std::fs::read_dir(dir).unwrap().count(), SHIPPED.len());
+}
+
+#[test]
+fn a_gateway_that_does_not_redirect_fails_its_scene() {
+    let mut r = passing();
+    r.gateway.redirect_status = Some(404);
+    r.gateway.redirect_location = None;
+    assert!(!r.passed());
+    assert!(r.render().contains("404, no Location"));
 }

@@ -17,11 +17,12 @@ use tokio::task::JoinHandle;
 use super::DemoError;
 use super::apps::{App, Behaviour};
 use super::client::Client;
-use super::config::{self, Endpoints, SceneConfig};
+use super::config::{self, Generated, SceneConfig};
 use crate::bootstrap::{
     AdminSpec, Bootstrap, IdentitySpec, InboundSpec, OutboundSpec, WorkloadSpec,
 };
-use crate::certs::DevCa;
+use crate::certs::{CertError, DevCa};
+use crate::gateway::GatewayListener;
 use crate::metrics::{Metrics, ReloadLabels};
 use crate::reload::ConfigSource;
 use crate::{Listeners, ProxyConfig, RunError};
@@ -46,6 +47,8 @@ pub struct Pod {
     pub outbound: Option<SocketAddr>,
     /// The sidecar's admin listener (`/metrics`, `/config_dump`, `/ready`).
     pub admin: SocketAddr,
+    /// The ingress gateway's listeners: (Gateway server port, address).
+    pub gateway: Vec<(u16, SocketAddr)>,
     /// The sidecar's metrics.
     pub metrics: Arc<Metrics>,
     task: Option<JoinHandle<Result<(), RunError>>>,
@@ -58,15 +61,17 @@ struct Spec {
     labels: &'static [(&'static str, &'static str)],
     behaviour: Behaviour,
     outbound: bool,
+    gateway: bool,
 }
 
-const SPECS: [Spec; 6] = [
+const SPECS: [Spec; 7] = [
     Spec {
         name: "myapp-v1",
         service_account: "myapp",
         labels: &[("app", "myapp"), ("version", "v1")],
         behaviour: Behaviour::Ok,
         outbound: false,
+        gateway: false,
     },
     Spec {
         name: "myapp-v2",
@@ -74,6 +79,7 @@ const SPECS: [Spec; 6] = [
         labels: &[("app", "myapp"), ("version", "v2")],
         behaviour: Behaviour::Ok,
         outbound: false,
+        gateway: false,
     },
     Spec {
         name: "myapp-v1-failing",
@@ -81,6 +87,7 @@ const SPECS: [Spec; 6] = [
         labels: &[("app", "myapp"), ("version", "v1")],
         behaviour: Behaviour::Fail,
         outbound: false,
+        gateway: false,
     },
     Spec {
         name: "legacy-service",
@@ -88,6 +95,7 @@ const SPECS: [Spec; 6] = [
         labels: &[("app", "legacy-service")],
         behaviour: Behaviour::Ok,
         outbound: false,
+        gateway: false,
     },
     Spec {
         name: "frontend",
@@ -95,6 +103,7 @@ const SPECS: [Spec; 6] = [
         labels: &[("app", "frontend")],
         behaviour: Behaviour::Ok,
         outbound: true,
+        gateway: false,
     },
     Spec {
         name: "other",
@@ -102,6 +111,17 @@ const SPECS: [Spec; 6] = [
         labels: &[("app", "other")],
         behaviour: Behaviour::Ok,
         outbound: true,
+        gateway: false,
+    },
+    // The ingress gateway's service account is the one myapp's AuthorizationPolicy allows
+    // besides frontend.
+    Spec {
+        name: "istio-ingressgateway",
+        service_account: "api-gateway",
+        labels: &[("istio", "ingressgateway")],
+        behaviour: Behaviour::Ok,
+        outbound: false,
+        gateway: true,
     },
 ];
 
@@ -112,10 +132,10 @@ pub struct World {
     dir: TempDir,
     /// The directory every sidecar watches.
     pub config_dir: PathBuf,
-    /// myapp v1, v2, the failing v1 pod, legacy-service, frontend, other.
+    /// myapp v1, v2, the failing v1 pod, legacy-service, frontend, other, the ingress gateway.
     pub pods: Vec<Pod>,
-    /// The sidecars' inbound addresses, as the registry lists them.
-    pub endpoints: Endpoints,
+    /// The sidecars' inbound addresses and the gateway's certificate.
+    pub generated: Generated,
     /// The configuration being served.
     pub current: SceneConfig,
     /// Reload statistics.
@@ -183,17 +203,33 @@ impl World {
             } else {
                 None
             };
-            bound.push((app, inbound, admin, outbound));
+            let mut gateway = Vec::new();
+            if spec.gateway {
+                for port in [80, 443] {
+                    gateway.push(GatewayListener {
+                        gateway: config::GATEWAY.into(),
+                        port,
+                        listener: bind().await?,
+                    });
+                }
+            }
+            bound.push((app, inbound, admin, outbound, gateway));
         }
         let addr = |i: usize| bound[i].1.local_addr().map_err(|e| DemoError::io("bind", e));
-        let endpoints = Endpoints {
+        let tls = rcgen::generate_simple_self_signed(vec![config::EXTERNAL.to_owned()])
+            .map_err(CertError::from)?;
+        // Self-signed: the certificate is its own CA (for `curl --cacert`).
+        write(&dir.path().join("gateway-ca.pem"), &tls.cert.pem())?;
+        let generated = Generated {
             v1: addr(0)?,
             v2: addr(1)?,
             failing: addr(2)?,
             legacy: addr(3)?,
+            tls_cert: tls.cert.pem(),
+            tls_key: tls.signing_key.serialize_pem(),
         };
         let current = SceneConfig::Routing;
-        write_scene(&config_dir, current, &endpoints)?;
+        write_scene(&config_dir, current, &generated)?;
         let source = ConfigSource {
             paths: vec![config_dir.clone()],
             options: LoadOptions::default(),
@@ -204,7 +240,7 @@ impl World {
         for scene in SceneConfig::ALL {
             let d = scenes.join(scene.name());
             std::fs::create_dir_all(&d).map_err(|e| DemoError::io(&d, e))?;
-            write_scene(&d, scene, &endpoints)?;
+            write_scene(&d, scene, &generated)?;
             let check = ConfigSource {
                 paths: vec![d],
                 ..source.clone()
@@ -219,7 +255,9 @@ impl World {
             })?;
         }
         let mut pods = Vec::new();
-        for (i, (spec, (app, inbound, admin, outbound))) in SPECS.iter().zip(bound).enumerate() {
+        for (i, (spec, (app, inbound, admin, outbound, gateway))) in
+            SPECS.iter().zip(bound).enumerate()
+        {
             let stem = format!("{}.{}", config::NAMESPACE, spec.service_account);
             let (cert, key) = (certs.join(format!("{stem}.pem")), certs.join(format!("{stem}.key")));
             if !cert.exists() {
@@ -278,6 +316,10 @@ impl World {
                 inbound: local(&inbound)?,
                 outbound: outbound.as_ref().map(local).transpose()?,
                 admin: local(&admin)?,
+                gateway: gateway
+                    .iter()
+                    .map(|g| Ok((g.port, local(&g.listener)?)))
+                    .collect::<Result<_, DemoError>>()?,
                 metrics: metrics.clone(),
                 task: None,
             };
@@ -285,6 +327,7 @@ impl World {
                 inbound,
                 admin: Some(admin),
                 outbound,
+                gateways: gateway,
             };
             let mut stopped = stopped.clone();
             let task = tokio::spawn(crate::run_with(listeners, cfg, metrics, async move {
@@ -299,7 +342,7 @@ impl World {
             dir,
             config_dir,
             pods,
-            endpoints,
+            generated,
             current,
             reloads: super::report::Reloads::default(),
             client: Client::new(),
@@ -371,7 +414,7 @@ impl World {
                 (sent, failed)
             })
         };
-        write_scene(&self.config_dir, scene, &self.endpoints)?;
+        write_scene(&self.config_dir, scene, &self.generated)?;
         let mut waited = Duration::ZERO;
         let step = Duration::from_millis(20);
         let outcome = loop {
@@ -461,8 +504,8 @@ fn write(path: &Path, text: &str) -> Result<(), DemoError> {
 
 /// Makes `dir` hold exactly `scene`'s files: each written to a hidden temporary name and
 /// renamed into place (a reader never sees half a file), then files of other scenes removed.
-fn write_scene(dir: &Path, scene: SceneConfig, endpoints: &Endpoints) -> Result<(), DemoError> {
-    let files = scene.files(endpoints);
+fn write_scene(dir: &Path, scene: SceneConfig, generated: &Generated) -> Result<(), DemoError> {
+    let files = scene.files(generated);
     for (name, text) in &files {
         let tmp = dir.join(format!(".{name}.tmp"));
         write(&tmp, text)?;

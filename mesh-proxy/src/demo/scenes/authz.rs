@@ -111,10 +111,11 @@ impl Authz {
             ),
             Check::new(
                 "mTLS identities at myapp",
-                "frontend, other (verified SPIFFE IDs)",
+                "frontend, other, api-gateway (verified SPIFFE IDs)",
                 seen.join(", "),
-                self.identities.contains_key(&principal("frontend"))
-                    && self.identities.contains_key(&principal("other")),
+                ["frontend", "other", "api-gateway"]
+                    .iter()
+                    .all(|sa| self.identities.contains_key(&principal(sa))),
             ),
         ]
     }

@@ -3,6 +3,7 @@
 
 mod authz;
 mod fault;
+mod gateway;
 mod linkerd;
 mod mirror;
 mod resilience;
@@ -15,6 +16,7 @@ use std::time::Duration;
 
 pub use self::authz::Authz;
 pub use self::fault::Fault;
+pub use self::gateway::Gateway;
 pub use self::linkerd::{Linkerd, Probe};
 pub use self::mirror::Mirror;
 pub use self::resilience::Resilience;
@@ -22,6 +24,7 @@ pub use self::routing::Routing;
 
 pub(super) use self::authz::run as authz;
 pub(super) use self::fault::run as fault;
+pub(super) use self::gateway::run as gateway;
 pub(super) use self::linkerd::run as linkerd;
 pub(super) use self::mirror::run as mirror;
 pub(super) use self::resilience::run as resilience;
