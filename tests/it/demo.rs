@@ -22,7 +22,10 @@ async fn the_demo_observes_every_shipped_policy_taking_effect() {
         assert!(scene.passed(), "scene {} failed:\n{text}", scene.number);
     }
     assert!(report.passed(), "{text}");
-    assert!(text.contains("All observations match the policy."), "{text}");
+    assert!(
+        text.contains("All observations match the policy."),
+        "{text}"
+    );
 
     // 1. Header route to v2; the canary within tolerance of 90/10.
     let r = &report.routing;
@@ -52,10 +55,7 @@ async fn the_demo_observes_every_shipped_policy_taking_effect() {
             .contains_key("spiffe://cluster.local/ns/production/sa/frontend"),
         "{a:?}"
     );
-    assert!(text.contains(&format!(
-        "{}/{} denied 403",
-        a.other_get.1, a.other_get.0
-    )));
+    assert!(text.contains(&format!("{}/{} denied 403", a.other_get.1, a.other_get.0)));
 
     // 3. Aborts observed, near 10%; requests without the header untouched.
     let f = &report.fault;
@@ -74,13 +74,19 @@ async fn the_demo_observes_every_shipped_policy_taking_effect() {
     let s = &report.resilience;
     assert_eq!(s.ok, s.sent, "{s:?}");
     assert!(s.retries > 0);
-    assert!(s.eject_after > 0 && s.failing_hits >= u64::from(s.eject_after), "{s:?}");
+    assert!(
+        s.eject_after > 0 && s.failing_hits >= u64::from(s.eject_after),
+        "{s:?}"
+    );
     assert_eq!(s.failing_hits_late, 0, "{s:?}");
     assert!(s.burst_overflow > 0, "{s:?}");
 
     // 6. TrafficSplit near 90/10; retries within the ServiceProfile's budget.
     let l = &report.linkerd;
-    assert!(l.v2_permille().abs_diff(100) <= tolerance(100, l.sent), "{l:?}");
+    assert!(
+        l.v2_permille().abs_diff(100) <= tolerance(100, l.sent),
+        "{l:?}"
+    );
     assert!(l.retries > 0 && l.retries <= l.budget_cap, "{l:?}");
 
     // 7. The gateway redirects port 80 and terminates TLS with the Secret's certificate.
@@ -105,7 +111,10 @@ async fn the_demo_observes_every_shipped_policy_taking_effect() {
     // Hot reload: every sidecar applied every switch, nothing failed meanwhile.
     let h = &report.reloads;
     assert_eq!(h.switches, 4);
-    assert!(h.applied >= u64::from(h.switches) * u64::from(report.sidecars), "{h:?}");
+    assert!(
+        h.applied >= u64::from(h.switches) * u64::from(report.proxies),
+        "{h:?}"
+    );
     assert_eq!((h.rejected, h.failed), (0, 0), "{h:?}");
     assert!(h.requests > 0);
 

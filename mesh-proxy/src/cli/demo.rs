@@ -55,7 +55,10 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
                 return Err(e.to_string());
             }
             println!("\nThe mesh keeps running (routing scene). Ctrl-C stops it.");
-            println!("Config directory (edit to hot-reload): {}", demo.config_dir().display());
+            println!(
+                "Config directory (edit to hot-reload): {}",
+                demo.config_dir().display()
+            );
             for a in demo.addresses() {
                 println!("  {:<18} {:<9} {}", a.pod, a.role, a.addr);
             }

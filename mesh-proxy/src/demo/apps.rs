@@ -92,7 +92,9 @@ fn delay_of(req: &Request<Incoming>) -> Duration {
     req.headers()
         .get(DELAY_HEADER)
         .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
-        .map_or(Duration::ZERO, |ms| Duration::from_millis(ms).min(MAX_DELAY))
+        .map_or(Duration::ZERO, |ms| {
+            Duration::from_millis(ms).min(MAX_DELAY)
+        })
 }
 
 async fn answer(

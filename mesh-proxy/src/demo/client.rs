@@ -159,7 +159,9 @@ pub async fn https_get(
     let failed = |e: &dyn std::fmt::Display| Failed::Transport(e.to_string());
     let mut roots = rustls::RootCertStore::empty();
     for cert in rustls_pki_types::CertificateDer::pem_slice_iter(root_pem.as_bytes()) {
-        roots.add(cert.map_err(|e| failed(&e))?).map_err(|e| failed(&e))?;
+        roots
+            .add(cert.map_err(|e| failed(&e))?)
+            .map_err(|e| failed(&e))?;
     }
     let config = rustls::ClientConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),
@@ -168,8 +170,8 @@ pub async fn https_get(
     .map_err(|e| failed(&e))?
     .with_root_certificates(roots)
     .with_no_client_auth();
-    let name = rustls_pki_types::ServerName::try_from(server_name.to_owned())
-        .map_err(|e| failed(&e))?;
+    let name =
+        rustls_pki_types::ServerName::try_from(server_name.to_owned()).map_err(|e| failed(&e))?;
     let start = Instant::now();
     let exchange = async {
         let tcp = tokio::net::TcpStream::connect(addr)
@@ -187,9 +189,7 @@ pub async fn https_get(
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
-        let req = req
-            .body(Full::<Bytes>::default())
-            .map_err(|e| failed(&e))?;
+        let req = req.body(Full::<Bytes>::default()).map_err(|e| failed(&e))?;
         let rsp = send.send_request(req).await.map_err(|e| failed(&e))?;
         answer(rsp, start).await
     };

@@ -176,12 +176,7 @@ pub fn registry(e: &Generated, scene: SceneConfig) -> String {
         service_entry("legacy-service", LEGACY, "{app: legacy-service}"),
         workload_entry("myapp-v1", e.v1, "myapp", "app: myapp, version: v1"),
         workload_entry("myapp-v2", e.v2, "myapp", "app: myapp, version: v2"),
-        workload_entry(
-            "legacy-service",
-            e.legacy,
-            "legacy",
-            "app: legacy-service",
-        ),
+        workload_entry("legacy-service", e.legacy, "legacy", "app: legacy-service"),
     ];
     if scene.has_failing_pod() {
         docs.push(workload_entry(

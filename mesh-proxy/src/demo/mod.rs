@@ -183,7 +183,7 @@ impl Demo {
         progress.finish();
         Ok(Report {
             seed: self.seed,
-            sidecars: w.pods.len() as u32,
+            proxies: w.pods.len() as u32,
             elapsed: start.elapsed(),
             routing,
             authz,

@@ -12,8 +12,8 @@ use super::scenes::{Authz, Fault, Gateway, Linkerd, Mirror, Resilience, Routing}
 pub struct Report {
     /// The seed of the sidecars' weighted picks and of the demo's own draws.
     pub seed: u64,
-    /// Sidecars in the mesh.
-    pub sidecars: u32,
+    /// Proxies in the mesh (sidecars and the ingress gateway).
+    pub proxies: u32,
     /// Wall time spent driving traffic.
     pub elapsed: Duration,
     /// Scene 1: header route and the 90/10 canary.
@@ -205,7 +205,11 @@ impl Report {
     /// Whether every scene and the reload row agree with the policy.
     pub fn passed(&self) -> bool {
         self.scenes().iter().all(Scene::passed)
-            && self.reloads.checks().iter().all(|c| c.verdict != Verdict::Fail)
+            && self
+                .reloads
+                .checks()
+                .iter()
+                .all(|c| c.verdict != Verdict::Fail)
     }
 
     /// The rows that contradict the policy, with their scene's title.
@@ -214,11 +218,7 @@ impl Report {
             .scenes()
             .into_iter()
             .flat_map(|s| s.checks.into_iter().map(move |c| (s.title, c)));
-        let reloads = self
-            .reloads
-            .checks()
-            .into_iter()
-            .map(|c| ("Hot reload", c));
+        let reloads = self.reloads.checks().into_iter().map(|c| ("Hot reload", c));
         scenes
             .chain(reloads)
             .filter(|(_, c)| c.verdict == Verdict::Fail)
@@ -231,8 +231,8 @@ impl Report {
         let mut out = String::new();
         let _ = writeln!(
             out,
-            "mesh-proxy demo: {} sidecars on 127.0.0.1, mTLS from a fresh dev CA (seed {}, {:.1} s of traffic)",
-            self.sidecars,
+            "mesh-proxy demo: {} proxies on 127.0.0.1 (6 sidecars, 1 ingress gateway), mTLS from a fresh dev CA\n(seed {}, {:.1} s of traffic)",
+            self.proxies,
             self.seed,
             self.elapsed.as_secs_f64()
         );
@@ -244,7 +244,10 @@ impl Report {
             );
             table(&mut out, &scene.checks);
         }
-        let _ = writeln!(out, "\nHot reload (the config directory switched between scenes)");
+        let _ = writeln!(
+            out,
+            "\nHot reload (the config directory switched between scenes)"
+        );
         table(&mut out, &self.reloads.checks());
         let failures = self.failures();
         if failures.is_empty() {

@@ -5,7 +5,7 @@ use super::*;
 fn passing() -> Report {
     Report {
         seed: 7,
-        sidecars: 6,
+        proxies: 7,
         elapsed: Duration::from_millis(9_500),
         routing: Routing {
             header_sent: 20,
@@ -28,9 +28,18 @@ fn passing() -> Report {
             plaintext_permissive: Some(200),
             permissive_accepted: 1,
             identities: [
-                ("spiffe://cluster.local/ns/production/sa/frontend".to_owned(), 30),
-                ("spiffe://cluster.local/ns/production/sa/other".to_owned(), 20),
-                ("spiffe://cluster.local/ns/production/sa/api-gateway".to_owned(), 40),
+                (
+                    "spiffe://cluster.local/ns/production/sa/frontend".to_owned(),
+                    30,
+                ),
+                (
+                    "spiffe://cluster.local/ns/production/sa/other".to_owned(),
+                    20,
+                ),
+                (
+                    "spiffe://cluster.local/ns/production/sa/api-gateway".to_owned(),
+                    40,
+                ),
             ]
             .into(),
         },
@@ -124,7 +133,10 @@ fn a_canary_outside_five_points_fails_and_the_report_says_which() {
     let failures = r.failures();
     assert_eq!(failures.len(), 1);
     assert!(failures[0].1.what.starts_with("GET /api/items"));
-    assert!(r.render().contains("1 observation(s) contradict the policy"));
+    assert!(
+        r.render()
+            .contains("1 observation(s) contradict the policy")
+    );
 }
 
 #[test]
@@ -157,7 +169,11 @@ fn a_failed_request_during_a_reload_fails_the_report() {
 fn the_shipped_resources_are_embedded_unchanged() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/resources");
     for (name, text) in SHIPPED {
-        assert_eq!(std::fs::read_to_string(dir.join(name)).unwrap(), text, "{name}");
+        assert_eq!(
+            std::fs::read_to_string(dir.join(name)).unwrap(),
+            text,
+            "{name}"
+        );
     }
     assert_eq!(std::fs::read_dir(dir).unwrap().count(), SHIPPED.len());
 }

@@ -215,7 +215,12 @@ impl World {
             }
             bound.push((app, inbound, admin, outbound, gateway));
         }
-        let addr = |i: usize| bound[i].1.local_addr().map_err(|e| DemoError::io("bind", e));
+        let addr = |i: usize| {
+            bound[i]
+                .1
+                .local_addr()
+                .map_err(|e| DemoError::io("bind", e))
+        };
         let tls = rcgen::generate_simple_self_signed(vec![config::EXTERNAL.to_owned()])
             .map_err(CertError::from)?;
         // Self-signed: the certificate is its own CA (for `curl --cacert`).
@@ -247,11 +252,7 @@ impl World {
             };
             check.load().map_err(|e| DemoError::InvalidScene {
                 scene: scene.name(),
-                diagnostics: e
-                    .diagnostics
-                    .iter()
-                    .map(|d| d.render(&e.sources))
-                    .collect(),
+                diagnostics: e.diagnostics.iter().map(|d| d.render(&e.sources)).collect(),
             })?;
         }
         let mut pods = Vec::new();
@@ -259,7 +260,10 @@ impl World {
             SPECS.iter().zip(bound).enumerate()
         {
             let stem = format!("{}.{}", config::NAMESPACE, spec.service_account);
-            let (cert, key) = (certs.join(format!("{stem}.pem")), certs.join(format!("{stem}.key")));
+            let (cert, key) = (
+                certs.join(format!("{stem}.pem")),
+                certs.join(format!("{stem}.key")),
+            );
             if !cert.exists() {
                 let c = ca.issue_workload(
                     TRUST_DOMAIN,

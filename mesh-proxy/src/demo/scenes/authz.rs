@@ -62,7 +62,10 @@ impl Authz {
             Check::new(
                 "frontend GET /api/x",
                 "200 (rule 0: frontend principal)",
-                format!("{}/{} answered 200", self.frontend_get.1, self.frontend_get.0),
+                format!(
+                    "{}/{} answered 200",
+                    self.frontend_get.1, self.frontend_get.0
+                ),
                 self.frontend_get.0 > 0 && self.frontend_get.1 == self.frontend_get.0,
             ),
             Check::new(
@@ -86,7 +89,10 @@ impl Authz {
             Check::new(
                 "other GET /health",
                 "200 (rule 1: anyone)",
-                format!("{}/{} answered 200", self.other_health.1, self.other_health.0),
+                format!(
+                    "{}/{} answered 200",
+                    self.other_health.1, self.other_health.0
+                ),
                 self.other_health.0 > 0 && self.other_health.1 == self.other_health.0,
             ),
             Check::new(

@@ -69,7 +69,10 @@ impl Fault {
         let mut out = vec![
             Check::new(
                 format!("x-test-fault: inject (x{})", self.sent),
-                format!("aborted 503: 10% (±{})", pct(tolerance(ABORT_PERMILLE, self.answered))),
+                format!(
+                    "aborted 503: 10% (±{})",
+                    pct(tolerance(ABORT_PERMILLE, self.answered))
+                ),
                 format!(
                     "{} aborted of {} answered ({})",
                     self.aborted,
@@ -80,8 +83,16 @@ impl Fault {
             ),
             Check::new(
                 "",
-                format!("delayed: 50% (±{})", pct(tolerance(DELAY_PERMILLE, self.sent))),
-                format!("{} of {} ({})", self.delayed, self.sent, pct(self.delay_permille())),
+                format!(
+                    "delayed: 50% (±{})",
+                    pct(tolerance(DELAY_PERMILLE, self.sent))
+                ),
+                format!(
+                    "{} of {} ({})",
+                    self.delayed,
+                    self.sent,
+                    pct(self.delay_permille())
+                ),
                 self.sent > 0 && within(self.delay_permille(), DELAY_PERMILLE, self.sent),
             ),
         ];

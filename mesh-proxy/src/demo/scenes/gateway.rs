@@ -71,7 +71,10 @@ impl Gateway {
             Check::new(
                 "same, x-version: v2",
                 "all to v2 (rule 0)",
-                format!("{}/{} answered by myapp-v2", self.header_v2.1, self.header_v2.0),
+                format!(
+                    "{}/{} answered by myapp-v2",
+                    self.header_v2.1, self.header_v2.0
+                ),
                 self.header_v2.0 > 0 && self.header_v2.1 == self.header_v2.0,
             ),
         ]

@@ -94,8 +94,15 @@ impl Linkerd {
                 "",
                 format!("retries within budget (<= {})", self.budget_cap),
                 format!(
-                    "{} retries; {}/{} answered 200",
-                    self.retries, self.ok, self.sent
+                    "{} retries; {}/{} answered 200{}",
+                    self.retries,
+                    self.ok,
+                    self.sent,
+                    if self.ok < self.sent {
+                        ", the rest the failing pod's 503"
+                    } else {
+                        ""
+                    }
                 ),
                 self.retries > 0 && self.retries <= self.budget_cap,
             ),

@@ -54,9 +54,7 @@ impl Sizes {
     /// statistics to mean something).
     pub fn for_duration(duration: Duration) -> Self {
         let secs = duration.as_secs_f64().clamp(1.0, 120.0);
-        let scaled = |per_sec: f64, min: u32, max: u32| {
-            ((per_sec * secs) as u32).clamp(min, max)
-        };
+        let scaled = |per_sec: f64, min: u32, max: u32| ((per_sec * secs) as u32).clamp(min, max);
         Sizes {
             canary: scaled(100.0, 400, 4000),
             fault: scaled(30.0, 200, 1000),

@@ -49,7 +49,10 @@ impl Resilience {
             Check::new(
                 format!("GET /health (x{})", self.sent),
                 "all 200: failures retried (retryOn 503)",
-                format!("{}/{} answered 200, {} retries", self.ok, self.sent, self.retries),
+                format!(
+                    "{}/{} answered 200, {} retries",
+                    self.ok, self.sent, self.retries
+                ),
                 self.sent > 0 && self.ok == self.sent && self.retries > 0,
             ),
             Check::new(

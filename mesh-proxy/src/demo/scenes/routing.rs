@@ -43,7 +43,10 @@ impl Routing {
             Check::new(
                 format!("GET /api/profile, x-version: v2 (x{})", self.header_sent),
                 "all to v2 (rule 0)",
-                format!("{}/{} answered by myapp-v2", self.header_v2, self.header_sent),
+                format!(
+                    "{}/{} answered by myapp-v2",
+                    self.header_v2, self.header_sent
+                ),
                 self.header_sent > 0 && self.header_v2 == self.header_sent,
             ),
             Check::new(
@@ -64,7 +67,10 @@ impl Routing {
             Check::new(
                 format!("GET /health (x{})", self.default_sent),
                 "all to v1 (default rule)",
-                format!("{}/{} answered by myapp-v1", self.default_v1, self.default_sent),
+                format!(
+                    "{}/{} answered by myapp-v1",
+                    self.default_v1, self.default_sent
+                ),
                 self.default_sent > 0 && self.default_v1 == self.default_sent,
             ),
         ]
