@@ -60,7 +60,7 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
                 demo.config_dir().display()
             );
             for a in demo.addresses() {
-                println!("  {:<18} {:<9} {}", a.pod, a.role, a.addr);
+                println!("  {:<21} {:<9} {}", a.pod, a.role, a.addr);
             }
             println!("Try:");
             for (cmd, what) in demo.curl_examples() {

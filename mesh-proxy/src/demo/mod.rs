@@ -104,7 +104,7 @@ pub struct Demo {
 pub struct Address {
     /// The pod.
     pub pod: &'static str,
-    /// `inbound`, `outbound` or `admin`.
+    /// `inbound`, `outbound`, `admin`, or the gateway's `http` (port 80) and `https` (443).
     pub role: &'static str,
     /// Where it listens.
     pub addr: SocketAddr,
@@ -222,6 +222,13 @@ impl Demo {
                 role: "admin",
                 addr: p.admin,
             });
+            for (port, addr) in &p.gateway {
+                out.push(Address {
+                    pod: p.name,
+                    role: if *port == 443 { "https" } else { "http" },
+                    addr: *addr,
+                });
+            }
         }
         out
     }
@@ -264,8 +271,11 @@ impl Demo {
                 "the gateway's 301 to https",
             ),
             (
+                // The Host without the listener's port: this build's gateway takes the
+                // upstream port from the Host header's port (reported to the gateway path).
                 format!(
-                    "curl --cacert {} --resolve {EXTERNAL}:{}:127.0.0.1 https://{EXTERNAL}:{}/api/x",
+                    "curl --http1.1 --cacert {} --resolve {EXTERNAL}:{}:127.0.0.1 \\\n      \
+                     -H 'Host: {EXTERNAL}' https://{EXTERNAL}:{}/api/x",
                     w.dir().join("gateway-ca.pem").display(),
                     gateway(443).port(),
                     gateway(443).port()
