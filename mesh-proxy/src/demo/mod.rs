@@ -13,6 +13,8 @@
 mod apps;
 mod client;
 mod config;
+mod files;
+mod pods;
 mod progress;
 mod report;
 mod scenes;

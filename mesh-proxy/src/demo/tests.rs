@@ -1,5 +1,6 @@
 use std::time::Duration;
 
+use super::config::SceneConfig;
 use super::*;
 
 fn passing() -> Report {
@@ -185,4 +186,87 @@ fn a_gateway_that_does_not_redirect_fails_its_scene() {
     r.gateway.redirect_location = None;
     assert!(!r.passed());
     assert!(r.render().contains("404, no Location"));
+}
+
+fn generated() -> config::Generated {
+    let tls = rcgen::generate_simple_self_signed(vec![EXTERNAL.to_owned()]).unwrap();
+    let addr = |p: u16| std::net::SocketAddr::from(([127, 0, 0, 1], p));
+    config::Generated {
+        v1: addr(20001),
+        v2: addr(20002),
+        failing: addr(20003),
+        legacy: addr(20004),
+        tls_cert: tls.cert.pem(),
+        tls_key: tls.signing_key.serialize_pem(),
+    }
+}
+
+fn load(scene: SceneConfig, g: &config::Generated) -> mesh_core::Mesh {
+    let dir = files::TempDir::new().unwrap();
+    files::write_scene(dir.path(), scene, g).unwrap();
+    crate::reload::ConfigSource {
+        paths: vec![dir.path().to_owned()],
+        options: mesh_core::LoadOptions::default(),
+        mesh_config: mesh_core::MeshConfig::default(),
+    }
+    .load()
+    .unwrap_or_else(|e| panic!("{}: {e}", scene.name()))
+}
+
+#[test]
+fn every_scene_configuration_validates_with_its_generated_registry_and_secret() {
+    let g = generated();
+    for scene in SceneConfig::ALL {
+        let mesh = load(scene, &g);
+        let myapp = mesh.services().iter().find(|s| s.host == MYAPP).unwrap();
+        let ports: Vec<u16> = myapp.endpoints.iter().map(|e| e.ports["http"]).collect();
+        let expected: &[u16] = if scene.has_failing_pod() {
+            &[20001, 20002, 20003]
+        } else {
+            &[20001, 20002]
+        };
+        let mut ports = ports;
+        ports.sort_unstable();
+        assert_eq!(ports, expected, "{}", scene.name());
+        assert!(
+            myapp.endpoints.iter().all(|e| e
+                .labels
+                .get("security.istio.io/tlsMode")
+                .map(String::as_str)
+                == Some("istio")
+                && e.service_account.as_deref() == Some("myapp")),
+            "{}",
+            scene.name()
+        );
+    }
+}
+
+#[test]
+fn switching_scenes_leaves_only_the_new_scenes_files() {
+    let g = generated();
+    let dir = files::TempDir::new().unwrap();
+    files::write_scene(dir.path(), SceneConfig::Routing, &g).unwrap();
+    files::write_scene(dir.path(), SceneConfig::Fault, &g).unwrap();
+    let mut names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "authorizationpolicy-myapp.yaml",
+            "gateway-myapp.yaml",
+            "peerauthentication.yaml",
+            "virtualservice-fault.yaml",
+            "zz-registry.yaml",
+            "zz-secret-myapp-tls.yaml",
+        ]
+    );
+    let path = dir.path().to_owned();
+    drop(dir);
+    assert!(
+        !path.exists(),
+        "the temporary directory is removed when dropped"
+    );
 }

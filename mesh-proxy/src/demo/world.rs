@@ -1,129 +1,29 @@
 //! The demo's mesh in process: a temporary directory with a dev CA and workload certificates,
-//! the applications, one `mesh_proxy::run_with` sidecar per workload (all watching one config
-//! directory), and switching that directory between scenes with traffic running through the
-//! reload.
+//! the applications and their proxies (all watching one config directory), and switching that
+//! directory between scenes with traffic running through the reload.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use mesh_core::{LoadOptions, MeshConfig};
-use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
 use super::DemoError;
-use super::apps::{App, Behaviour};
 use super::client::Client;
 use super::config::{self, Generated, SceneConfig};
-use crate::bootstrap::{
-    AdminSpec, Bootstrap, IdentitySpec, InboundSpec, OutboundSpec, WorkloadSpec,
-};
+use super::files::{TempDir, invalid, write, write_scene};
+use super::pods::{Bound, Pod, SPECS, Spec, bootstrap, local};
+use crate::ProxyConfig;
+use crate::bootstrap::IdentitySpec;
 use crate::certs::{CertError, DevCa};
-use crate::gateway::GatewayListener;
 use crate::metrics::{Metrics, ReloadLabels};
 use crate::reload::ConfigSource;
-use crate::{Listeners, ProxyConfig, RunError};
 
 /// The trust domain of every identity.
 pub const TRUST_DOMAIN: &str = "cluster.local";
-
-/// A directory removed when dropped.
-#[derive(Debug)]
-pub struct TempDir(PathBuf);
-
-/// One workload: its application and its sidecar.
-#[derive(Debug)]
-pub struct Pod {
-    /// The pod name.
-    pub name: &'static str,
-    /// The application behind the sidecar.
-    pub app: App,
-    /// The sidecar's inbound listener (mTLS from other sidecars).
-    pub inbound: SocketAddr,
-    /// The sidecar's outbound listener, for pods whose application sends requests.
-    pub outbound: Option<SocketAddr>,
-    /// The sidecar's admin listener (`/metrics`, `/config_dump`, `/ready`).
-    pub admin: SocketAddr,
-    /// The ingress gateway's listeners: (Gateway server port, address).
-    pub gateway: Vec<(u16, SocketAddr)>,
-    /// The sidecar's metrics.
-    pub metrics: Arc<Metrics>,
-    task: Option<JoinHandle<Result<(), RunError>>>,
-}
-
-/// What a workload is.
-struct Spec {
-    name: &'static str,
-    service_account: &'static str,
-    labels: &'static [(&'static str, &'static str)],
-    behaviour: Behaviour,
-    outbound: bool,
-    gateway: bool,
-}
-
-const SPECS: [Spec; 7] = [
-    Spec {
-        name: "myapp-v1",
-        service_account: "myapp",
-        labels: &[("app", "myapp"), ("version", "v1")],
-        behaviour: Behaviour::Ok,
-        outbound: false,
-        gateway: false,
-    },
-    Spec {
-        name: "myapp-v2",
-        service_account: "myapp",
-        labels: &[("app", "myapp"), ("version", "v2")],
-        behaviour: Behaviour::Ok,
-        outbound: false,
-        gateway: false,
-    },
-    Spec {
-        name: "myapp-v1-failing",
-        service_account: "myapp",
-        labels: &[("app", "myapp"), ("version", "v1")],
-        behaviour: Behaviour::Fail,
-        outbound: false,
-        gateway: false,
-    },
-    Spec {
-        name: "legacy-service",
-        service_account: "legacy",
-        labels: &[("app", "legacy-service")],
-        behaviour: Behaviour::Ok,
-        outbound: false,
-        gateway: false,
-    },
-    Spec {
-        name: "frontend",
-        service_account: "frontend",
-        labels: &[("app", "frontend")],
-        behaviour: Behaviour::Ok,
-        outbound: true,
-        gateway: false,
-    },
-    Spec {
-        name: "other",
-        service_account: "other",
-        labels: &[("app", "other")],
-        behaviour: Behaviour::Ok,
-        outbound: true,
-        gateway: false,
-    },
-    // The ingress gateway's service account is the one myapp's AuthorizationPolicy allows
-    // besides frontend.
-    Spec {
-        name: "istio-ingressgateway",
-        service_account: "api-gateway",
-        labels: &[("istio", "ingressgateway")],
-        behaviour: Behaviour::Ok,
-        outbound: false,
-        gateway: true,
-    },
-];
 
 /// The running mesh.
 #[derive(Debug)]
@@ -142,36 +42,6 @@ pub struct World {
     pub reloads: super::report::Reloads,
     client: Client,
     stop: watch::Sender<bool>,
-}
-
-// === impl TempDir ===
-
-impl TempDir {
-    /// A fresh directory under the system temp dir.
-    pub fn new() -> std::io::Result<Self> {
-        static NEXT: AtomicU32 = AtomicU32::new(0);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        let dir = std::env::temp_dir().join(format!(
-            "mesh-demo-{}-{nanos}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&dir)?;
-        Ok(TempDir(dir))
-    }
-
-    /// Its path.
-    pub fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 // === impl World ===
@@ -193,34 +63,9 @@ impl World {
         // Bind every listener first: the registry needs the inbound addresses.
         let mut bound = Vec::new();
         for spec in &SPECS {
-            let app = App::start(spec.name, spec.behaviour, stopped.clone())
-                .await
-                .map_err(|e| DemoError::io("an application's listener", e))?;
-            let inbound = bind().await?;
-            let admin = bind().await?;
-            let outbound = if spec.outbound {
-                Some(bind().await?)
-            } else {
-                None
-            };
-            let mut gateway = Vec::new();
-            if spec.gateway {
-                for port in [80, 443] {
-                    gateway.push(GatewayListener {
-                        gateway: config::GATEWAY.into(),
-                        port,
-                        listener: bind().await?,
-                    });
-                }
-            }
-            bound.push((app, inbound, admin, outbound, gateway));
+            bound.push(Bound::bind(spec, stopped.clone()).await?);
         }
-        let addr = |i: usize| {
-            bound[i]
-                .1
-                .local_addr()
-                .map_err(|e| DemoError::io("bind", e))
-        };
+        let addr = |i: usize| local(&bound[i].inbound);
         let tls = rcgen::generate_simple_self_signed(vec![config::EXTERNAL.to_owned()])
             .map_err(CertError::from)?;
         // Self-signed: the certificate is its own CA (for `curl --cacert`).
@@ -250,15 +95,9 @@ impl World {
                 paths: vec![d],
                 ..source.clone()
             };
-            check.load().map_err(|e| DemoError::InvalidScene {
-                scene: scene.name(),
-                diagnostics: e.diagnostics.iter().map(|d| d.render(&e.sources)).collect(),
-            })?;
+            check.load().map_err(|e| invalid(scene, &e))?;
         }
-        let mut pods = Vec::new();
-        for (i, (spec, (app, inbound, admin, outbound, gateway))) in
-            SPECS.iter().zip(bound).enumerate()
-        {
+        let identity = |spec: &Spec| -> Result<IdentitySpec, DemoError> {
             let stem = format!("{}.{}", config::NAMESPACE, spec.service_account);
             let (cert, key) = (
                 certs.join(format!("{stem}.pem")),
@@ -272,75 +111,23 @@ impl World {
                 write(&cert, &c.cert_pem)?;
                 write(&key, &c.key_pem)?;
             }
-            let local = |l: &TcpListener| l.local_addr().map_err(|e| DemoError::io("bind", e));
-            let bootstrap = Bootstrap {
-                workload: WorkloadSpec {
-                    name: spec.name.into(),
-                    namespace: config::NAMESPACE.into(),
-                    service_account: spec.service_account.into(),
-                    labels: spec
-                        .labels
-                        .iter()
-                        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                        .collect(),
-                },
-                inbound: InboundSpec {
-                    listen: local(&inbound)?,
-                    app: app.addr,
-                },
-                outbound: match &outbound {
-                    Some(l) => Some(OutboundSpec { listen: local(l)? }),
-                    None => None,
-                },
-                gateways: Vec::new(),
-                identity: IdentitySpec {
-                    cert,
-                    key,
-                    trust_bundle: bundle.clone(),
-                    trust_domain: TRUST_DOMAIN.into(),
-                },
-                admin: Some(AdminSpec {
-                    listen: local(&admin)?,
-                }),
-            };
-            let mesh = source.load().map_err(|e| DemoError::InvalidScene {
-                scene: current.name(),
-                diagnostics: e.diagnostics.iter().map(|d| d.render(&e.sources)).collect(),
-            })?;
-            let metrics = Metrics::new();
+            Ok(IdentitySpec {
+                cert,
+                key,
+                trust_bundle: bundle.clone(),
+                trust_domain: TRUST_DOMAIN.into(),
+            })
+        };
+        let mut pods = Vec::new();
+        for (i, (spec, bound)) in SPECS.iter().zip(bound).enumerate() {
+            let mesh = source.load().map_err(|e| invalid(current, &e))?;
             let cfg = ProxyConfig {
                 source: Some(source.clone()),
                 outbound_seed: Some(seed.wrapping_add(i as u64)),
                 drain_timeout: Duration::from_secs(1),
-                ..ProxyConfig::new(mesh, bootstrap)
+                ..ProxyConfig::new(mesh, bootstrap(spec, &bound, identity(spec)?)?)
             };
-            let pod = Pod {
-                name: spec.name,
-                app,
-                inbound: local(&inbound)?,
-                outbound: outbound.as_ref().map(local).transpose()?,
-                admin: local(&admin)?,
-                gateway: gateway
-                    .iter()
-                    .map(|g| Ok((g.port, local(&g.listener)?)))
-                    .collect::<Result<_, DemoError>>()?,
-                metrics: metrics.clone(),
-                task: None,
-            };
-            let listeners = Listeners {
-                inbound,
-                admin: Some(admin),
-                outbound,
-                gateways: gateway,
-            };
-            let mut stopped = stopped.clone();
-            let task = tokio::spawn(crate::run_with(listeners, cfg, metrics, async move {
-                let _ = stopped.wait_for(|s| *s).await;
-            }));
-            pods.push(Pod {
-                task: Some(task),
-                ..pod
-            });
+            pods.push(Pod::start(spec.name, bound, cfg, stopped.clone())?);
         }
         let world = World {
             dir,
@@ -362,9 +149,7 @@ impl World {
         for pod in &self.pods {
             let mut ready = false;
             for _ in 0..200 {
-                if let Some(task) = &pod.task
-                    && task.is_finished()
-                {
+                if pod.stopped() {
                     break;
                 }
                 let answer = self.client.get(pod.admin, "admin", "/ready", &[]).await;
@@ -462,9 +247,7 @@ impl World {
     pub async fn stop(mut self) {
         let _ = self.stop.send(true);
         for pod in &mut self.pods {
-            if let Some(task) = pod.task.take() {
-                let _ = tokio::time::timeout(Duration::from_secs(3), task).await;
-            }
+            pod.join().await;
         }
     }
 
@@ -494,33 +277,4 @@ impl World {
 fn reloads(m: &Metrics) -> (u64, u64) {
     let get = |result| m.reloads.get_or_create(&ReloadLabels { result }).get();
     (get("applied"), get("rejected"))
-}
-
-async fn bind() -> Result<TcpListener, DemoError> {
-    TcpListener::bind("127.0.0.1:0")
-        .await
-        .map_err(|e| DemoError::io("127.0.0.1:0", e))
-}
-
-fn write(path: &Path, text: &str) -> Result<(), DemoError> {
-    std::fs::write(path, text).map_err(|e| DemoError::io(path, e))
-}
-
-/// Makes `dir` hold exactly `scene`'s files: each written to a hidden temporary name and
-/// renamed into place (a reader never sees half a file), then files of other scenes removed.
-fn write_scene(dir: &Path, scene: SceneConfig, generated: &Generated) -> Result<(), DemoError> {
-    let files = scene.files(generated);
-    for (name, text) in &files {
-        let tmp = dir.join(format!(".{name}.tmp"));
-        write(&tmp, text)?;
-        std::fs::rename(&tmp, dir.join(name)).map_err(|e| DemoError::io(&tmp, e))?;
-    }
-    let entries = std::fs::read_dir(dir).map_err(|e| DemoError::io(dir, e))?;
-    for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if !files.iter().any(|(n, _)| *n == name) {
-            let _ = std::fs::remove_file(entry.path());
-        }
-    }
-    Ok(())
 }
