@@ -40,8 +40,19 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
             seed: args.seed,
             progress: ProgressMode::Auto,
         };
-        let mut demo = Demo::start(options).await.map_err(|e| e.to_string())?;
-        let report = match demo.drive().await {
+        // Ctrl-C stops the mesh and removes the temporary directory.
+        let mut demo = tokio::select! {
+            d = Demo::start(options) => d.map_err(|e| e.to_string())?,
+            _ = tokio::signal::ctrl_c() => return Err("interrupted".into()),
+        };
+        let report = tokio::select! {
+            r = demo.drive() => r,
+            _ = tokio::signal::ctrl_c() => {
+                demo.stop().await;
+                return Err("interrupted".into());
+            }
+        };
+        let report = match report {
             Ok(r) => r,
             Err(e) => {
                 demo.stop().await;

@@ -71,11 +71,13 @@ pub enum DemoError {
         /// The rendered diagnostics.
         diagnostics: Vec<String>,
     },
-    /// A sidecar stopped or never answered `/ready`.
-    #[error("the {pod} sidecar did not become ready")]
+    /// A proxy stopped or never answered `/ready`.
+    #[error("the {pod} proxy did not become ready: {why}")]
     NotReady {
         /// The pod.
         pod: &'static str,
+        /// The proxy's error, or what was waited for.
+        why: String,
     },
     /// A sidecar rejected a scene's configuration.
     #[error("the {pod} sidecar rejected the {scene} configuration")]
@@ -159,7 +161,7 @@ impl Demo {
         let start = Instant::now();
         let deadline = start + self.options.duration;
         let sizes = Sizes::for_duration(self.options.duration);
-        let progress = Progress::start(self.options.progress, self.options.duration);
+        let progress = Progress::start(self.options.progress, self.options.duration, 8);
         let w = &mut self.world;
         progress.scene("scene 1: routing: header route and 90/10 canary");
         let routing = scenes::routing(w, &sizes).await;

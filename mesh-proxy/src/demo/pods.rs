@@ -237,9 +237,16 @@ impl Pod {
         })
     }
 
-    /// Whether the proxy stopped (it failed to start).
-    pub fn stopped(&self) -> bool {
-        self.task.as_ref().is_none_or(JoinHandle::is_finished)
+    /// Why the proxy stopped, if it did (it failed to start).
+    pub async fn failed(&mut self) -> Option<String> {
+        if !self.task.as_ref().is_some_and(JoinHandle::is_finished) {
+            return None;
+        }
+        match self.task.take()?.await {
+            Ok(Ok(())) => Some("it stopped".into()),
+            Ok(Err(e)) => Some(e.to_string()),
+            Err(e) => Some(e.to_string()),
+        }
     }
 
     /// Waits for the proxy's drain, at most 3 s.

@@ -31,6 +31,9 @@ struct State {
     start: Instant,
     total: Duration,
     scene: String,
+    /// Steps begun, and in all.
+    step: u32,
+    steps: u32,
 }
 
 const WIDTH: usize = 30;
@@ -38,14 +41,17 @@ const WIDTH: usize = 30;
 // === impl Progress ===
 
 impl Progress {
-    /// Starts showing progress over `total`; the bar is redrawn every 100 ms.
-    pub fn start(mode: ProgressMode, total: Duration) -> Self {
+    /// Starts showing progress over `total` and `steps` steps; the bar is redrawn every
+    /// 100 ms.
+    pub fn start(mode: ProgressMode, total: Duration, steps: u32) -> Self {
         let enabled = mode == ProgressMode::Auto;
         let bar = enabled && std::io::stderr().is_terminal();
         let state = Arc::new(Mutex::new(State {
             start: Instant::now(),
             total,
             scene: String::from("starting the mesh"),
+            step: 0,
+            steps: steps.max(1),
         }));
         let (stop, mut stopped) = watch::channel(false);
         if bar {
@@ -76,10 +82,9 @@ impl Progress {
         if self.enabled && !self.bar {
             eprintln!("mesh-proxy demo: {text}");
         }
-        self.state
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .scene = text;
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        state.scene = text;
+        state.step += 1;
     }
 
     /// Stops the display.
@@ -96,16 +101,26 @@ impl Drop for Progress {
 
 fn draw(state: &Mutex<State>) {
     let s = state.lock().unwrap_or_else(PoisonError::into_inner);
-    let done = s.start.elapsed().as_secs_f64() / s.total.as_secs_f64().max(0.001);
-    let filled = ((done.min(1.0)) * WIDTH as f64) as usize;
+    let done = fraction(&s);
+    let filled = (done * WIDTH as f64) as usize;
     let mut err = std::io::stderr().lock();
     let _ = write!(
         err,
         "\r[{}{}] {:>3}%  {:<50}",
         "#".repeat(filled),
         "-".repeat(WIDTH - filled),
-        (done.min(1.0) * 100.0) as u32,
+        (done * 100.0) as u32,
         s.scene
     );
     let _ = err.flush();
+}
+
+/// Time elapsed over the total, kept within the current step's share (a step that runs
+/// long stalls the bar; one that ends early lets it jump).
+fn fraction(s: &State) -> f64 {
+    let steps = f64::from(s.steps);
+    let lo = f64::from(s.step.saturating_sub(1)) / steps;
+    let hi = (f64::from(s.step) / steps).min(1.0);
+    let by_time = s.start.elapsed().as_secs_f64() / s.total.as_secs_f64().max(0.001);
+    by_time.clamp(lo, hi.max(lo))
 }

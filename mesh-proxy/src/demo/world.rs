@@ -129,7 +129,7 @@ impl World {
             };
             pods.push(Pod::start(spec.name, bound, cfg, stopped.clone())?);
         }
-        let world = World {
+        let mut world = World {
             dir,
             config_dir,
             pods,
@@ -145,12 +145,12 @@ impl World {
 
     /// Waits until every sidecar's `/ready` answers 200 (its config watch is registered by
     /// then), or reports the one that failed.
-    async fn ready(&self) -> Result<(), DemoError> {
-        for pod in &self.pods {
+    async fn ready(&mut self) -> Result<(), DemoError> {
+        for pod in &mut self.pods {
             let mut ready = false;
             for _ in 0..200 {
-                if pod.stopped() {
-                    break;
+                if let Some(why) = pod.failed().await {
+                    return Err(DemoError::NotReady { pod: pod.name, why });
                 }
                 let answer = self.client.get(pod.admin, "admin", "/ready", &[]).await;
                 if answer.is_ok_and(|a| a.status == http::StatusCode::OK) {
@@ -160,7 +160,10 @@ impl World {
                 tokio::time::sleep(Duration::from_millis(25)).await;
             }
             if !ready {
-                return Err(DemoError::NotReady { pod: pod.name });
+                return Err(DemoError::NotReady {
+                    pod: pod.name,
+                    why: "/ready did not answer 200 within 5 s".into(),
+                });
             }
         }
         Ok(())
