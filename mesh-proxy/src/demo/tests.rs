@@ -76,7 +76,8 @@ fn passing() -> Report {
             sent: 400,
             to_v1: 362,
             to_v2: 38,
-            ok: 400,
+            ok: 380,
+            unretried: 20,
             retries: 150,
             budget_cap: 180,
             timeout_probe: Probe::Answered {

@@ -50,10 +50,14 @@ pub struct Linkerd {
     pub to_v2: u32,
     /// Answered 200.
     pub ok: u32,
+    /// Answered with the failing pod's 503: a failure the budget had no token left to retry
+    /// (ServiceProfile retries have no attempt limit).
+    pub unretried: u32,
     /// Retries: attempts the applications received beyond one per request.
     pub retries: u64,
-    /// The most retries the budget allows for `sent` requests: `retryRatio` x requests +
-    /// `minRetriesPerSecond` x `ttl`.
+    /// The most retries the budget allows for `sent` requests (spec: retries <= the effective
+    /// ratio `1 / trunc(1 / retryRatio)` x deposits + `minRetriesPerSecond` x `ttl`, and at
+    /// most one deposit per request).
     pub budget_cap: u64,
     /// `GET /api/users` held 6 s by the application.
     pub timeout_probe: Probe,
@@ -92,17 +96,13 @@ impl Linkerd {
             ),
             Check::new(
                 "",
-                format!("retries within budget (<= {})", self.budget_cap),
                 format!(
-                    "{} retries; {}/{} answered 200{}",
-                    self.retries,
-                    self.ok,
-                    self.sent,
-                    if self.ok < self.sent {
-                        ", the rest the failing pod's 503"
-                    } else {
-                        ""
-                    }
+                    "retries within budget: <= {} (20% of requests + 10/s x 10 s)",
+                    self.budget_cap
+                ),
+                format!(
+                    "{} retries; {}/{} answered 200, {} the failing pod's 503 (budget spent)",
+                    self.retries, self.ok, self.sent, self.unretried
                 ),
                 self.retries > 0 && self.retries <= self.budget_cap,
             ),
@@ -187,11 +187,18 @@ pub async fn run(world: &World, sizes: &Sizes, mesh: Option<&Mesh>) -> LinkerdTa
             _ => {}
         }
         out.ok += u32::from(a.status == StatusCode::OK);
+        out.unretried +=
+            u32::from(a.status == StatusCode::SERVICE_UNAVAILABLE && a.body == "myapp-v1-failing");
     }
     out.retries = (total() - before).saturating_sub(u64::from(out.sent));
     if let Some(p) = mesh.and_then(|m| m.profile(MYAPP, NAMESPACE)) {
         let b = &p.retry_budget;
-        out.budget_cap = (b.retry_ratio * f64::from(out.sent)).ceil() as u64
+        let ratio = if b.retry_ratio > 0.0 && b.retry_ratio <= 1.0 {
+            1.0 / (1.0 / b.retry_ratio).trunc()
+        } else {
+            b.retry_ratio
+        };
+        out.budget_cap = (ratio * f64::from(out.sent)).ceil() as u64
             + u64::from(b.min_retries_per_second) * (b.ttl.as_nanos() / 1_000_000_000);
     }
     let probe = (
