@@ -16,7 +16,8 @@ pub struct TempDir(PathBuf);
 // === impl TempDir ===
 
 impl TempDir {
-    /// A fresh directory under the system temp dir.
+    /// A fresh directory under the system temp dir, readable by its owner only (it holds
+    /// private keys); an existing one is never reused.
     pub fn new() -> std::io::Result<Self> {
         static NEXT: AtomicU32 = AtomicU32::new(0);
         let nanos = std::time::SystemTime::now()
@@ -27,7 +28,10 @@ impl TempDir {
             std::process::id(),
             NEXT.fetch_add(1, Ordering::Relaxed)
         ));
-        std::fs::create_dir_all(&dir)?;
+        let mut builder = std::fs::DirBuilder::new();
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder.create(&dir)?;
         Ok(TempDir(dir))
     }
 
