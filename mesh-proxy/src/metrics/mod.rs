@@ -109,6 +109,11 @@ pub struct Metrics {
     pub refused: Family<RefusedLabels, Counter>,
     /// `mesh_config_reloads_total{result}`.
     pub reloads: Family<ReloadLabels, Counter>,
+    /// `mesh_retry_budget_exhausted_total`: failures returned unretried because the retry
+    /// budget (ServiceProfile or DestinationRule) or `maxRetries` had no room.
+    pub retry_budget_exhausted: Counter,
+    /// `mesh_upstream_overflow_total`: requests answered 503 `UO` by a circuit breaker.
+    pub upstream_overflow: Counter,
 }
 
 // === impl Metrics ===
@@ -159,8 +164,22 @@ impl Metrics {
             "Configuration changes applied or rejected",
             reloads.clone(),
         );
+        let retry_budget_exhausted = Counter::default();
+        registry.register(
+            "mesh_retry_budget_exhausted",
+            "Failed responses a retry budget or maxRetries refused to retry",
+            retry_budget_exhausted.clone(),
+        );
+        let upstream_overflow = Counter::default();
+        registry.register(
+            "mesh_upstream_overflow",
+            "Requests refused with 503 UO because a circuit-breaker limit was reached",
+            upstream_overflow.clone(),
+        );
         Arc::new(Metrics {
             registry,
+            retry_budget_exhausted,
+            upstream_overflow,
             requests,
             duration,
             request_bytes,

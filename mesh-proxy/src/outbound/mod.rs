@@ -20,6 +20,8 @@ use std::time::Duration;
 use http::{Request, Response, StatusCode, header};
 use mesh_core::Mesh;
 use mesh_core::layer::mesh::{EndpointAddr, InvalidMesh, MeshLayer};
+use mesh_core::layer::pool::ResponseFlag as PoolFlag;
+use mesh_core::layer::retry::RetryBudgetExhausted;
 use mesh_core::layer::timeout::ResponseFlag;
 use tower::Layer;
 
@@ -104,6 +106,12 @@ impl Outbound {
                         Err(e) => to_response(&e),
                     };
                     record(&mut labels, &rsp);
+                    if rsp.extensions().get::<RetryBudgetExhausted>().is_some() {
+                        metrics.retry_budget_exhausted.inc();
+                    }
+                    if labels.response_flags == PoolFlag::UpstreamOverflow.as_str() {
+                        metrics.upstream_overflow.inc();
+                    }
                     let sample = RequestSample {
                         millis: start.elapsed().as_secs_f64() * 1000.0,
                         request_bytes,
@@ -131,6 +139,9 @@ fn record(labels: &mut RequestLabels, rsp: &Response<Body>) {
     labels.response_code = rsp.status().as_u16().to_string();
     if let Some(ResponseFlag(f)) = rsp.extensions().get::<ResponseFlag>() {
         labels.response_flags = f;
+    } else if let Some(f) = rsp.extensions().get::<PoolFlag>() {
+        // Circuit-breaker overflow (`UO`) and no healthy host (`UH`).
+        labels.response_flags = f.as_str();
     } else if let Some(ResponseFlags(f)) = rsp.extensions().get::<ResponseFlags>() {
         labels.response_flags = f;
     }

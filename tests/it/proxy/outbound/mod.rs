@@ -23,10 +23,18 @@ use tokio::sync::oneshot;
 
 use super::harness::{self, Certs};
 
+mod fault;
+mod mirror;
 mod mtls;
+mod myapp;
+mod pool;
+mod profile_timeout;
 mod protocols;
 mod reload;
+mod reload_load;
+mod retry_budget;
 mod trace_headers;
+mod traffic_split;
 
 pub(super) const HOST: &str = "reviews.shop.svc.cluster.local";
 

@@ -41,7 +41,8 @@ spec:
     // Once the reserve is spent, the failure comes back marked for the proxy's metrics.
     let rsp = send(&mut svc, get("/", &[])).await;
     assert_eq!(
-        rsp.extensions().get::<crate::layer::retry::RetryBudgetExhausted>(),
+        rsp.extensions()
+            .get::<crate::layer::retry::RetryBudgetExhausted>(),
         Some(&crate::layer::retry::RetryBudgetExhausted)
     );
 }
