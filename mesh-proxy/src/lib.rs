@@ -10,6 +10,7 @@ pub mod body;
 pub mod bootstrap;
 pub mod certs;
 pub mod drain;
+pub mod gateway;
 pub mod inbound;
 mod listen;
 pub mod metrics;
@@ -20,4 +21,5 @@ pub mod request_id;
 pub mod stack;
 pub mod tls;
 
+pub use crate::gateway::GatewayListener;
 pub use crate::proxy::{Listeners, ProxyConfig, RunError, run, run_with};

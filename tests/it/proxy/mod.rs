@@ -284,6 +284,7 @@ async fn a_mismatched_certificate_stops_the_proxy_from_starting() {
             inbound,
             admin: None,
             outbound: None,
+            gateways: Vec::new(),
         },
         mesh_proxy::ProxyConfig::new(mesh, bootstrap),
         std::future::pending(),

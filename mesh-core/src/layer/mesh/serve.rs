@@ -12,12 +12,13 @@ use http_body::Body;
 use tower_service::Service;
 
 use super::plan::{Cluster, Plan};
-use super::{BoxError, MakeEndpoint, NO_ROUTE, ResponseFuture, Routed, Shared, edit};
+use super::{BoxError, MakeEndpoint, NO_ROUTE, ResponseFuture, Routed, Scope, Shared, edit};
 use crate::clock::Clock;
 use crate::layer::fault::{DELAY_FLAG, abort_response};
 use crate::layer::pool::PermitBody;
 use crate::layer::retry::{PerTryTimeout, ReplayBody, ResponseFuture as RetryFuture};
 use crate::layer::timeout::{ResponseFlag, RouteTimeout};
+use crate::model::Mesh;
 use crate::resilience::envoy_budget::{ActiveRequest, EnvoyRetryBudget};
 use crate::resilience::mirror::MirrorPolicy;
 use crate::route::action::Action;
@@ -188,9 +189,16 @@ where
         M::Service: Clone,
     {
         let rr = RouteRequest::from_http(req);
-        let (decision, res) = self
-            .mesh
-            .route_sidecar(&self.vhosts, &self.workload.namespace, &rr);
+        let (decision, service) = match self.scope {
+            Scope::Sidecar => {
+                let (decision, res) =
+                    self.mesh
+                        .route_sidecar(&self.vhosts, &self.workload.namespace, &rr);
+                (decision, res.service)
+            }
+            // A gateway never falls back to a host's default route: no bound host is 404.
+            Scope::Gateway => Mesh::route_gateway(&self.vhosts, &rr),
+        };
         let (entry, forward) = match decision {
             Decision::NotFound { .. } => {
                 let rsp = edit::flagged(StatusCode::NOT_FOUND, NO_ROUTE);
@@ -205,8 +213,8 @@ where
                 return Ok(Routed::Local(edit::redirect(301, &location)));
             }
             Decision::Default => {
-                let profile = self.profile_route(&res.service, rr.method, rr.path)?;
-                let (backend, port) = self.backend(&res.service, rr.port);
+                let profile = self.profile_route(&service, rr.method, rr.path)?;
+                let (backend, port) = self.backend(&service, rr.port);
                 let plan = self.default_plan(backend, port, profile)?;
                 return Ok(plan);
             }
