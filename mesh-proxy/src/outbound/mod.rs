@@ -15,6 +15,7 @@ pub mod serve;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use http::{Request, Response, StatusCode, header};
@@ -28,7 +29,8 @@ use tower::Layer;
 use self::endpoint::{Connect, Endpoint, EndpointError, UpstreamPeer};
 use crate::body::{Body, BoxError};
 use crate::inbound::ResponseFlags;
-use crate::metrics::{Metrics, RequestLabels, RequestSample, body_size};
+use crate::metrics::stream::{RequestCount, ResponseCount};
+use crate::metrics::{DestinationService, Metrics, RequestLabels};
 use crate::request_id::RequestIds;
 use crate::stack::HttpService;
 use crate::stack::Stack;
@@ -73,7 +75,11 @@ impl Outbound {
         seed: Option<u64>,
     ) -> Result<Self, InvalidOutbound> {
         let connect = Connect::new(&mesh, identity, Duration::from_secs(10))?;
-        let labels = source_labels(identity, &workload.namespace);
+        let mut labels = source_labels(identity, &workload.namespace);
+        labels.source_workload.clone_from(&workload.name);
+        if let Some(app) = workload.labels.get("app") {
+            labels.source_app.clone_from(app);
+        }
         let layer = MeshLayer::try_new(mesh, workload)?;
         Ok(Outbound {
             stack: mesh_stack(layer, connect, labels, metrics, seed, |_| None),
@@ -87,7 +93,12 @@ pub(crate) fn source_labels(identity: &Identity, namespace: &str) -> RequestLabe
     RequestLabels {
         reporter: "source",
         source_principal: identity.id.to_string(),
+        source_workload: UNKNOWN.into(),
         source_workload_namespace: namespace.to_owned(),
+        source_app: UNKNOWN.into(),
+        destination_service: UNKNOWN.into(),
+        destination_service_name: UNKNOWN.into(),
+        destination_service_namespace: UNKNOWN.into(),
         destination_workload: UNKNOWN.into(),
         destination_workload_namespace: UNKNOWN.into(),
         destination_principal: UNKNOWN.into(),
@@ -119,7 +130,10 @@ pub(crate) fn mesh_stack(
     let mesh_svc = layer.layer(make);
     let svc = tower::service_fn(move |req: Request<Body>| {
         let start = tokio::time::Instant::now();
-        let request_bytes = body_size(req.headers(), req.body());
+        let mut labels = labels.clone();
+        DestinationService::of(&req, &labels.source_workload_namespace).fill(&mut labels);
+        let request_bytes = Arc::new(AtomicU64::new(0));
+        let req = req.map(|b| Body::new(RequestCount::new(b, request_bytes.clone())));
         // MeshService is always ready (it reserves nothing; readiness of the routed
         // cluster is awaited inside its response future).
         let step = match local(&req) {
@@ -127,7 +141,6 @@ pub(crate) fn mesh_stack(
             None => Ok(tower::Service::call(&mut mesh_svc.clone(), req)),
         };
         let metrics = metrics.clone();
-        let mut labels = labels.clone();
         let fut: Pin<Box<dyn Future<Output = Result<Response<Body>, BoxError>> + Send>> =
             Box::pin(async move {
                 let rsp = match step {
@@ -144,13 +157,8 @@ pub(crate) fn mesh_stack(
                 if labels.response_flags == PoolFlag::UpstreamOverflow.as_str() {
                     metrics.upstream_overflow.inc();
                 }
-                let sample = RequestSample {
-                    millis: start.elapsed().as_secs_f64() * 1000.0,
-                    request_bytes,
-                    response_bytes: body_size(rsp.headers(), rsp.body()),
-                };
-                metrics.request(&labels, sample);
-                Ok(rsp)
+                metrics.head(&labels, start.elapsed().as_secs_f64() * 1000.0);
+                Ok(rsp.map(|b| Body::new(ResponseCount::new(b, metrics, labels, request_bytes))))
             });
         fut
     });

@@ -24,6 +24,7 @@ use tokio::sync::oneshot;
 use super::harness::{self, Certs};
 
 mod fault;
+mod labels;
 mod mirror;
 mod mtls;
 mod myapp;

@@ -88,6 +88,8 @@ pub(super) struct Seen {
     pub(super) path: String,
     /// When it arrived (tokio time).
     pub(super) at: Instant,
+    /// Whether it came with `Transfer-Encoding: chunked`.
+    pub(super) chunked: bool,
 }
 
 /// An upstream on 127.0.0.1:0.
@@ -117,9 +119,12 @@ impl Upstream {
                         method: req.method().to_string(),
                         path: req.uri().path().to_owned(),
                         at: Instant::now(),
+                        chunked: req.headers().contains_key(http::header::TRANSFER_ENCODING),
                     });
                     let reply = reply.clone();
                     async move {
+                        // Read the whole request before answering, as most servers do.
+                        let _ = req.into_body().collect().await;
                         let status = match reply {
                             Reply::Status(s) => s,
                             Reply::Hang => std::future::pending().await,
