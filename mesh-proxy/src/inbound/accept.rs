@@ -26,7 +26,7 @@ use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
 use super::Inbound;
-use crate::body::Body;
+use crate::body::{Body, BodyLimit};
 use crate::drain::{Drain, DrainController};
 use crate::stack::HttpService;
 
@@ -44,6 +44,12 @@ pub struct Limits {
     pub header_read_timeout: Duration,
     /// Open inbound connections at most; more are closed on accept (hyper has no limit).
     pub max_connections: usize,
+    /// Request bodies larger than this many bytes are refused with 413, inbound and
+    /// outbound: a declared `Content-Length` before anything is forwarded, a streamed body
+    /// when it grows past the limit (the upstream request is aborted). `None` (the default):
+    /// no limit, as in Envoy, which streams bodies through and only limits what a filter
+    /// must buffer; the proxy never buffers a body it does not retry.
+    pub max_request_body: Option<u64>,
 }
 
 impl Default for Limits {
@@ -53,7 +59,19 @@ impl Default for Limits {
             handshake_timeout: Duration::from_secs(10),
             header_read_timeout: Duration::from_secs(10),
             max_connections: 10_000,
+            max_request_body: None,
         }
+    }
+}
+
+impl Limits {
+    /// The defaults with the bootstrap's optional `limits` section applied.
+    pub fn from_bootstrap(bootstrap: &crate::bootstrap::Bootstrap) -> Self {
+        let mut limits = Limits::default();
+        if let Some(spec) = &bootstrap.limits {
+            limits.max_request_body = spec.max_request_body_bytes.or(limits.max_request_body);
+        }
+        limits
     }
 }
 
@@ -211,7 +229,7 @@ async fn connection(
             snapshots.clone(),
             &http,
             watcher,
-            limits.header_read_timeout,
+            limits,
         )
         .await;
     } else {
@@ -224,7 +242,7 @@ async fn connection(
             snapshots.clone(),
             &http,
             watcher,
-            limits.header_read_timeout,
+            limits,
         )
         .await;
     }
@@ -236,7 +254,7 @@ async fn serve_http<I>(
     snapshots: Arc<ArcSwap<Serving>>,
     http: &auto::Builder<TokioExecutor>,
     mut drain: Drain,
-    first_request_timeout: Duration,
+    limits: Limits,
 ) where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
@@ -245,12 +263,13 @@ async fn serve_http<I>(
         facts,
         snapshots,
         seen: seen.clone(),
+        body_limit: limits.max_request_body.map(BodyLimit),
     };
     let conn = http.serve_connection(io, svc);
     tokio::pin!(conn);
     // hyper times out HTTP/1 heads but not HTTP/2 HEADERS (security.md §3.1): a connection
     // that has not completed a request head in time is shut down, whatever the protocol.
-    let deadline = tokio::time::sleep(first_request_timeout);
+    let deadline = tokio::time::sleep(limits.header_read_timeout);
     tokio::pin!(deadline);
     let (mut draining, mut checked) = (false, false);
     loop {
@@ -289,6 +308,7 @@ struct PerConnection {
     facts: ConnectionFacts,
     snapshots: Arc<ArcSwap<Serving>>,
     seen: Arc<AtomicBool>,
+    body_limit: Option<BodyLimit>,
 }
 
 impl hyper::service::Service<Request<Incoming>> for PerConnection {
@@ -302,6 +322,9 @@ impl hyper::service::Service<Request<Incoming>> for PerConnection {
         self.seen.store(true, Ordering::Release);
         let mut req = req.map(Body::new);
         req.extensions_mut().insert(self.facts.clone());
+        if let Some(limit) = self.body_limit {
+            req.extensions_mut().insert(limit);
+        }
         let fut = self.snapshots.load().stack.clone().oneshot(req);
         Box::pin(async move { fut.await.map_err(ConnError) })
     }

@@ -26,7 +26,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
-use crate::body::{Body, BoxError};
+use crate::body::{Body, BoxError, is_body_too_large, payload_too_large};
 use crate::tls::{Identity, TlsError};
 
 /// The endpoint label that asks for mTLS (Istio's auto-mTLS signal).
@@ -363,8 +363,17 @@ impl tower::Service<Request<ReplayBody<Body>>> for Endpoint {
             let rsp = match &*client {
                 Pooled::Plain(c) => c.request(req).await,
                 Pooled::Tls(c) => c.request(req).await,
-            }
-            .map_err(|e| fail(e.into()))?;
+            };
+            let rsp = match rsp {
+                Ok(rsp) => rsp,
+                // The request body outgrew the limit mid-stream: the upstream request was
+                // aborted; the client is told why.
+                Err(e) if is_body_too_large(&e) => {
+                    tracing::debug!(%endpoint, "request body over the limit; aborted");
+                    return Ok(payload_too_large());
+                }
+                Err(e) => return Err(fail(e.into()).into()),
+            };
             let (mut parts, body) = rsp.into_parts();
             strip_hop_by_hop(&mut parts.headers);
             parts.version = Version::default();

@@ -27,7 +27,7 @@ use mesh_core::layer::timeout::ResponseFlag;
 use tower::Layer;
 
 use self::endpoint::{Connect, Endpoint, EndpointError, UpstreamPeer};
-use crate::body::{Body, BoxError};
+use crate::body::{Body, BodyLimit, BoxError, payload_too_large};
 use crate::inbound::ResponseFlags;
 use crate::metrics::stream::{RequestCount, ResponseCount};
 use crate::metrics::{DestinationService, Metrics, RequestLabels};
@@ -134,11 +134,19 @@ pub(crate) fn mesh_stack(
         DestinationService::of(&req, &labels.source_workload_namespace).fill(&mut labels);
         let request_bytes = Arc::new(AtomicU64::new(0));
         let req = req.map(|b| Body::new(RequestCount::new(b, request_bytes.clone())));
+        // The listener's body limit: an over-limit Content-Length is answered 413 here.
+        let limited = match req.extensions().get::<BodyLimit>().copied() {
+            Some(limit) => limit.apply(req),
+            None => Ok(req),
+        };
         // MeshService is always ready (it reserves nothing; readiness of the routed
         // cluster is awaited inside its response future).
-        let step = match local(&req) {
-            Some(answer) => Err(answer),
-            None => Ok(tower::Service::call(&mut mesh_svc.clone(), req)),
+        let step = match limited {
+            Err(_) => Err(payload_too_large()),
+            Ok(req) => match local(&req) {
+                Some(answer) => Err(answer),
+                None => Ok(tower::Service::call(&mut mesh_svc.clone(), req)),
+            },
         };
         let metrics = metrics.clone();
         let fut: Pin<Box<dyn Future<Output = Result<Response<Body>, BoxError>> + Send>> =

@@ -12,7 +12,7 @@ use tokio::net::TcpListener;
 use tower::ServiceExt;
 
 use super::Outbound;
-use crate::body::Body;
+use crate::body::{Body, BodyLimit};
 use crate::drain::DrainController;
 use crate::inbound::accept::{Limits, http_builder};
 
@@ -41,9 +41,14 @@ pub async fn serve(
             let mut drain = graceful.watcher();
             let http = http.clone();
             let outbound = outbound.clone();
+            let body_limit = limits.max_request_body.map(BodyLimit);
             async move {
                 let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
-                    let call = outbound.load().stack.clone().oneshot(req.map(Body::new));
+                    let mut req = req.map(Body::new);
+                    if let Some(limit) = body_limit {
+                        req.extensions_mut().insert(limit);
+                    }
+                    let call = outbound.load().stack.clone().oneshot(req);
                     async move { call.await.map_err(ConnError) }
                 });
                 let conn = http.serve_connection(TokioIo::new(stream), svc);

@@ -96,6 +96,7 @@ pub(super) struct Seen {
 pub(super) struct Upstream {
     pub(super) port: u16,
     seen: Arc<Mutex<Vec<Seen>>>,
+    bodies: Arc<Mutex<Vec<usize>>>,
 }
 
 impl Upstream {
@@ -104,9 +105,11 @@ impl Upstream {
         let port = listener.local_addr().unwrap().port();
         let seen = Arc::new(Mutex::new(Vec::new()));
         let log = seen.clone();
+        let bodies = Arc::new(Mutex::new(Vec::new()));
+        let read = bodies.clone();
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
-                let (log, reply) = (log.clone(), reply.clone());
+                let (log, reply, bodies) = (log.clone(), reply.clone(), read.clone());
                 let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
                     let host = req
                         .headers()
@@ -121,10 +124,12 @@ impl Upstream {
                         at: Instant::now(),
                         chunked: req.headers().contains_key(http::header::TRANSFER_ENCODING),
                     });
-                    let reply = reply.clone();
+                    let (reply, bodies) = (reply.clone(), bodies.clone());
                     async move {
                         // Read the whole request before answering, as most servers do.
-                        let _ = req.into_body().collect().await;
+                        if let Ok(body) = req.into_body().collect().await {
+                            bodies.lock().unwrap().push(body.to_bytes().len());
+                        }
                         let status = match reply {
                             Reply::Status(s) => s,
                             Reply::Hang => std::future::pending().await,
@@ -145,7 +150,12 @@ impl Upstream {
                 });
             }
         });
-        Upstream { port, seen }
+        Upstream { port, seen, bodies }
+    }
+
+    /// The sizes of the request bodies read to their end.
+    pub(super) fn bodies(&self) -> Vec<usize> {
+        self.bodies.lock().unwrap().clone()
     }
 
     /// Every request seen so far.
