@@ -3,6 +3,8 @@
 //! `security.istio.io/tlsMode: istio`. Over mTLS the upstream's certificate must be an SVID
 //! for the endpoint's service account (`spiffe://<trust domain>/ns/<namespace>/sa/<account>`);
 //! an endpoint without a service account accepts any identity the trust bundle vouches for.
+//! Hostname endpoints (ServiceEntry `resolution: DNS`) are resolved when a connection opens,
+//! through the [`DnsCache`](super::dns::DnsCache).
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -26,6 +28,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
+use super::dns::{DEFAULT_REFRESH, DnsCache};
 use crate::body::{Body, BoxError, is_body_too_large, payload_too_large};
 use crate::tls::{Identity, TlsError};
 
@@ -99,8 +102,9 @@ pub struct EndpointError {
 /// Connects over TCP then TLS to one endpoint.
 #[derive(Clone)]
 pub struct MtlsConnector {
-    authority: String,
     host: String,
+    port: u16,
+    dns: DnsCache,
     tls: TlsConnector,
     connect_timeout: Duration,
 }
@@ -159,12 +163,10 @@ impl tower::Service<Uri> for MtlsConnector {
     fn call(&mut self, _uri: Uri) -> Self::Future {
         let this = self.clone();
         Box::pin(async move {
-            let tcp = tokio::time::timeout(
-                this.connect_timeout,
-                TcpStream::connect(this.authority.as_str()),
-            )
-            .await
-            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))??;
+            let addrs = this.dns.resolve_port(&this.host, this.port).await?;
+            let tcp = tokio::time::timeout(this.connect_timeout, TcpStream::connect(&addrs[..]))
+                .await
+                .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))??;
             let _ = tcp.set_nodelay(true);
             // The verifier checks the SPIFFE ID, not this name; it only fills SNI.
             let name = ServerName::try_from(this.host.clone())?;
@@ -175,7 +177,7 @@ impl tower::Service<Uri> for MtlsConnector {
 }
 
 enum Pooled {
-    Plain(Client<HttpConnector, ReplayBody<Body>>),
+    Plain(Client<HttpConnector<DnsCache>, ReplayBody<Body>>),
     Tls(Client<MtlsConnector, ReplayBody<Body>>),
 }
 
@@ -202,6 +204,7 @@ pub struct Connect {
     transports: Arc<HashMap<EndpointAddr, Transport>>,
     mtls: Arc<HashMap<Option<SpiffeId>, Arc<rustls::ClientConfig>>>,
     connect_timeout: Duration,
+    dns: DnsCache,
 }
 
 impl std::fmt::Debug for Connect {
@@ -235,7 +238,15 @@ impl Connect {
             transports: Arc::new(transports),
             mtls: Arc::new(mtls),
             connect_timeout,
+            dns: DnsCache::new(DEFAULT_REFRESH),
         })
+    }
+
+    /// Resolves hostname endpoints through `dns` (its refresh interval, or a fake resolver).
+    #[must_use]
+    pub fn with_dns(mut self, dns: DnsCache) -> Self {
+        self.dns = dns;
+        self
     }
 
     /// The service for `addr`.
@@ -257,8 +268,9 @@ impl Connect {
         let (client, peer) = match tls {
             Some((expected, cfg)) => {
                 let connector = MtlsConnector {
-                    authority: authority.clone(),
                     host: addr.address.clone(),
+                    port: addr.port,
+                    dns: self.dns.clone(),
                     tls: TlsConnector::from(cfg),
                     connect_timeout: self.connect_timeout,
                 };
@@ -269,7 +281,8 @@ impl Connect {
                 (Pooled::Tls(builder.build(connector)), peer)
             }
             None => {
-                let mut connector = HttpConnector::new();
+                // Hostname endpoints are resolved per connection through the cache.
+                let mut connector = HttpConnector::new_with_resolver(self.dns.clone());
                 connector.set_connect_timeout(Some(self.connect_timeout));
                 connector.set_nodelay(true);
                 let peer = UpstreamPeer {

@@ -9,6 +9,7 @@
 //! outlier detection are all MeshLayer's. A reload builds a new MeshLayer (fresh balancer and
 //! outlier state) from the new snapshot.
 
+pub mod dns;
 pub mod endpoint;
 pub mod serve;
 

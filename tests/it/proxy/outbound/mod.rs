@@ -24,6 +24,7 @@ use tokio::sync::oneshot;
 use super::harness::{self, Certs};
 
 mod body_limit;
+mod dns;
 mod fault;
 mod labels;
 mod mirror;
