@@ -11,6 +11,7 @@ pub mod bootstrap;
 pub mod certs;
 pub mod drain;
 pub mod gateway;
+pub mod idle;
 pub mod inbound;
 mod listen;
 pub mod metrics;

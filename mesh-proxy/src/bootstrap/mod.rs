@@ -10,7 +10,7 @@
 //! identity: { cert: certs/production.myapp.pem, key: certs/production.myapp.key,
 //!             trustBundle: certs/ca.pem, trustDomain: cluster.local }
 //! admin: { listen: "127.0.0.1:15000" }
-//! limits: { maxRequestBodyBytes: 10485760 }   # optional; no limit when absent
+//! limits: { maxRequestBodyBytes: 10485760, idleTimeout: 1h }   # optional
 //! ```
 //!
 //! Relative identity paths are resolved against the bootstrap file's directory.
@@ -57,6 +57,10 @@ pub struct LimitsSpec {
     /// (Envoy's default for streamed bodies).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_request_body_bytes: Option<u64>,
+    /// Downstream connections with no request in flight for this long are closed
+    /// (Go duration; Istio's default `1h`; `0s` disables).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle_timeout: Option<mesh_core::resource::Duration>,
 }
 
 /// `workload`: what selectors and `sourceLabels` match against.

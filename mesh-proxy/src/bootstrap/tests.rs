@@ -92,6 +92,20 @@ fn limits_are_optional_and_checked() {
     assert_eq!(err.diagnostics[0].path, "limits.maxRequestBodyBytes");
     assert_eq!(err.diagnostics[0].line, 18);
 
+    let text = format!("{GOOD}limits: {{idleTimeout: 90s}}\n");
+    let b = Bootstrap::from_str("b.yaml", &text).unwrap();
+    let limits = Limits::from_bootstrap(&b);
+    assert_eq!(
+        limits.idle_timeout,
+        Some(std::time::Duration::from_secs(90))
+    );
+    assert_eq!(limits.max_request_body, None);
+    let text = format!("{GOOD}limits: {{idleTimeout: 0s}}\n");
+    let b = Bootstrap::from_str("b.yaml", &text).unwrap();
+    assert_eq!(Limits::from_bootstrap(&b).idle_timeout, None);
+    let text = format!("{GOOD}limits: {{idleTimeout: soon}}\n");
+    assert!(Bootstrap::from_str("b.yaml", &text).is_err());
+
     let text = format!("{GOOD}limits: {{maxRequestBody: 10}}\n");
     assert!(Bootstrap::from_str("b.yaml", &text).is_err());
     let text = format!("{GOOD}limits: {{maxRequestBodyBytes: -1}}\n");

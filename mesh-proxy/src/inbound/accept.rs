@@ -28,6 +28,7 @@ use tower::ServiceExt;
 use super::Inbound;
 use crate::body::{Body, BodyLimit};
 use crate::drain::{Drain, DrainController};
+use crate::idle::{IdleTracker, Tracked};
 use crate::stack::HttpService;
 
 /// The first byte of a TLS record carrying a handshake (every TLS version we accept).
@@ -50,6 +51,10 @@ pub struct Limits {
     /// no limit, as in Envoy, which streams bodies through and only limits what a filter
     /// must buffer; the proxy never buffers a body it does not retry.
     pub max_request_body: Option<u64>,
+    /// A connection with no request in flight for this long is shut down gracefully
+    /// (GOAWAY on HTTP/2; hyper has no HTTP/2 idle timer). Istio's default: 1 h; `None`
+    /// disables it (Istio's `0s`).
+    pub idle_timeout: Option<Duration>,
 }
 
 impl Default for Limits {
@@ -60,6 +65,7 @@ impl Default for Limits {
             header_read_timeout: Duration::from_secs(10),
             max_connections: 10_000,
             max_request_body: None,
+            idle_timeout: Some(crate::idle::DEFAULT_IDLE_TIMEOUT),
         }
     }
 }
@@ -70,6 +76,9 @@ impl Limits {
         let mut limits = Limits::default();
         if let Some(spec) = &bootstrap.limits {
             limits.max_request_body = spec.max_request_body_bytes.or(limits.max_request_body);
+            if let Some(t) = spec.idle_timeout {
+                limits.idle_timeout = Some(t.to_std()).filter(|t| !t.is_zero());
+            }
         }
         limits
     }
@@ -259,11 +268,13 @@ async fn serve_http<I>(
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
     let seen = Arc::new(AtomicBool::new(false));
+    let idle = IdleTracker::new();
     let svc = PerConnection {
         facts,
         snapshots,
         seen: seen.clone(),
         body_limit: limits.max_request_body.map(BodyLimit),
+        idle: idle.clone(),
     };
     let conn = http.serve_connection(io, svc);
     tokio::pin!(conn);
@@ -281,6 +292,12 @@ async fn serve_http<I>(
                 return;
             }
             () = drain.signaled(), if !draining => {
+                draining = true;
+                conn.as_mut().graceful_shutdown();
+            }
+            () = idle.idle_for(limits.idle_timeout.unwrap_or_default()),
+                if !draining && limits.idle_timeout.is_some() => {
+                tracing::debug!("connection idle; closing");
                 draining = true;
                 conn.as_mut().graceful_shutdown();
             }
@@ -309,6 +326,7 @@ struct PerConnection {
     snapshots: Arc<ArcSwap<Serving>>,
     seen: Arc<AtomicBool>,
     body_limit: Option<BodyLimit>,
+    idle: Arc<IdleTracker>,
 }
 
 impl hyper::service::Service<Request<Incoming>> for PerConnection {
@@ -325,7 +343,11 @@ impl hyper::service::Service<Request<Incoming>> for PerConnection {
         if let Some(limit) = self.body_limit {
             req.extensions_mut().insert(limit);
         }
+        let in_flight = self.idle.start();
         let fut = self.snapshots.load().stack.clone().oneshot(req);
-        Box::pin(async move { fut.await.map_err(ConnError) })
+        Box::pin(async move {
+            let rsp = fut.await.map_err(ConnError)?;
+            Ok(rsp.map(|b| Body::new(Tracked::new(b, in_flight))))
+        })
     }
 }

@@ -26,6 +26,7 @@ use super::harness::{self, Certs};
 mod body_limit;
 mod dns;
 mod fault;
+mod idle;
 mod labels;
 mod mirror;
 mod mtls;
