@@ -139,3 +139,36 @@ async fn inbound_refuses_request_bodies_over_the_limit() {
     assert_eq!(proxy.requests(&["response_code=\"413\""]), 2);
     proxy.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expect_continue_over_the_limit_gets_413_without_a_100() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    // security.md H-48: a 1 GiB Content-Length with `Expect: 100-continue`.
+    let certs = Certs::new("out-body-expect");
+    let up = Upstream::start("reviews", Reply::Status(StatusCode::OK)).await;
+    let (mesh, _) =
+        Mesh::from_yaml("r.yaml", &docs(&[&service_entry(&[("v1", up.port)], "")])).unwrap();
+    let sidecar =
+        Sidecar::start_with(&certs, mesh, None, "limits: {maxRequestBodyBytes: 1024}\n").await;
+    let mut tcp = tokio::net::TcpStream::connect(sidecar.outbound)
+        .await
+        .unwrap();
+    let head = format!(
+        "POST /upload HTTP/1.1\r\nHost: {HOST}\r\nContent-Length: 1073741824\r\n\
+         Expect: 100-continue\r\n\r\n"
+    );
+    tcp.write_all(head.as_bytes()).await.unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 1024];
+    // Read until the head of the first response is complete.
+    while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = tcp.read(&mut buf).await.unwrap();
+        assert!(n > 0, "closed without an answer");
+        got.extend_from_slice(&buf[..n]);
+    }
+    let text = String::from_utf8_lossy(&got);
+    assert!(text.starts_with("HTTP/1.1 413"), "{text}");
+    assert!(!text.contains("100 Continue"), "{text}");
+    assert_eq!(up.hits(), 0);
+}
