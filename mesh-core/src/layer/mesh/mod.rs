@@ -29,7 +29,7 @@
 
 mod cache;
 mod check;
-mod edit;
+pub(crate) mod edit;
 mod plan;
 mod serve;
 
