@@ -8,6 +8,7 @@
 #![deny(rust_2018_idioms)]
 #![warn(missing_docs)]
 
+mod outbound;
 mod request;
 mod resilience;
 #[cfg(test)]
@@ -19,6 +20,9 @@ use mesh_core::explain::{AuthzView, ExplainError, Explanation, RouteView};
 use mesh_core::security::authz::AuthzPolicies;
 use mesh_core::{Diagnostic, InvalidConfig, LoadOptions, Loaded, Mesh, MeshConfig};
 
+pub use self::outbound::{
+    After, AttemptTimeout, Clients, OutboundCall, OutboundError, Step, begin, outcome,
+};
 pub use self::request::{Headers, RequestSpec};
 pub use self::resilience::{Budget, Detector, InvalidSettings, OutlierSpec};
 
