@@ -230,3 +230,25 @@ fn detector_ejects_after_five_503s_and_returns_after_base_time() {
     );
     assert!(OutlierSpec::from_json(r#"{"hosts": [], "interval": 5}"#).is_err());
 }
+
+#[test]
+fn cached_sidecar_routes_decide_as_uncached_ones() {
+    let m = myapp();
+    let sidecars = Sidecars::default();
+    for (url, headers) in [
+        ("http://myapp/anything", r#"{"x-version": "v2"}"#),
+        ("http://myapp/api/x", "{}"),
+        ("http://myapp/orders", "{}"),
+    ] {
+        for seed in 0..20 {
+            let req = spec(&format!(
+                r#"{{"url": "{url}", "headers": {headers}, "workload": "production/frontend",
+                    "labels": {{"app": "frontend"}}, "seed": {seed}}}"#
+            ));
+            assert_eq!(route_cached(&m, &sidecars, &req), route(&m, &req));
+        }
+    }
+    // A workload that is not NS/NAME fails the same way.
+    let bad = spec(r#"{"url": "http://myapp/", "workload": "frontend"}"#);
+    assert_eq!(route_cached(&m, &sidecars, &bad), route(&m, &bad));
+}

@@ -26,6 +26,8 @@ pub struct Mesh {
     warnings: Vec<Diagnostic>,
     /// The outbound clients, one per (workload, labels), shared by every `client()` handle.
     clients: Clients,
+    /// Sidecar virtual hosts per (workload, labels), for `route`.
+    sidecars: mesh_bindings::Sidecars,
 }
 
 /// The outbound side of one client workload (`Mesh.client`): routing, weighted splits,
@@ -176,7 +178,8 @@ impl Mesh {
     )]
     pub fn route<'e>(&self, env: &'e Env, request: Unknown<'_>) -> Result<Unknown<'e>> {
         let spec = spec(env, request)?;
-        let out = mesh_bindings::route(&self.mesh, &spec).map_err(invalid_request)?;
+        let out = mesh_bindings::route_cached(&self.mesh, &self.sidecars, &spec)
+            .map_err(invalid_request)?;
         to_js(env, &out)
     }
 
@@ -582,6 +585,7 @@ fn built(
             let mesh = Arc::new(mesh);
             Ok(Mesh {
                 clients: Clients::new(mesh.clone(), entropy()),
+                sidecars: mesh_bindings::Sidecars::default(),
                 mesh,
                 authz,
                 warnings,

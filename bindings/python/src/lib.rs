@@ -43,6 +43,8 @@ pub struct Mesh {
     warnings: Vec<Diagnostic>,
     /// The outbound clients, one per (workload, labels), shared by every `client()` handle.
     clients: Clients,
+    /// Sidecar virtual hosts per (workload, labels), for `route`.
+    sidecars: mesh_bindings::Sidecars,
 }
 
 /// The outbound side of one client workload (`Mesh.client`): routing, weighted splits,
@@ -115,7 +117,9 @@ impl Mesh {
         py: Python<'py>,
         request: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        evaluate(py, request, |spec| mesh_bindings::route(&self.mesh, spec))
+        evaluate(py, request, |spec| {
+            mesh_bindings::route_cached(&self.mesh, &self.sidecars, spec)
+        })
     }
 
     /// The AuthorizationPolicy verdict for the request's receiving workload
@@ -165,6 +169,7 @@ impl Mesh {
                 let mesh = Arc::new(mesh);
                 Ok(Mesh {
                     clients: Clients::new(mesh.clone(), entropy()),
+                    sidecars: mesh_bindings::Sidecars::default(),
                     mesh,
                     authz,
                     warnings,
