@@ -5,6 +5,9 @@
 #![deny(rust_2018_idioms)]
 #![warn(missing_docs)]
 
+mod pyser;
+mod request;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -449,15 +452,9 @@ fn evaluate<'py, T: serde::Serialize + Send>(
     request: &Bound<'py, PyAny>,
     decide: impl FnOnce(&RequestSpec) -> Result<T, RequestError> + Send,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let spec = spec(request)?;
+    let spec = request::spec(request)?;
     let out = py.detach(|| decide(&spec)).map_err(request_error)?;
-    Ok(pythonize(py, &out)?)
-}
-
-fn spec(request: &Bound<'_, PyAny>) -> PyResult<RequestSpec> {
-    let mut de = Depythonizer::from_object(request);
-    RequestSpec::deserialize_named(&mut de)
-        .map_err(|e| MeshRequestError::new_err(format!("request: {e}")))
+    pyser::to_py(py, &out)
 }
 
 fn request_error(e: RequestError) -> PyErr {
