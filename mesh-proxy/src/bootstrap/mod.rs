@@ -35,7 +35,7 @@ pub struct Bootstrap {
     /// Traffic from the local application (parsed; served by a later version).
     #[serde(default)]
     pub outbound: Option<OutboundSpec>,
-    /// Gateway servers (parsed; served by a later version).
+    /// Gateway servers this proxy serves: each Gateway server port on its local address.
     #[serde(default)]
     pub gateways: Vec<GatewaySpec>,
     /// This proxy's certificate, key and trust bundle.

@@ -71,59 +71,88 @@ impl Outbound {
         seed: Option<u64>,
     ) -> Result<Self, InvalidOutbound> {
         let connect = Connect::new(&mesh, identity, Duration::from_secs(10))?;
-        let labels = RequestLabels {
-            reporter: "source",
-            source_principal: identity.id.to_string(),
-            source_workload_namespace: workload.namespace.clone(),
-            destination_workload: UNKNOWN.into(),
-            destination_workload_namespace: UNKNOWN.into(),
-            destination_principal: UNKNOWN.into(),
-            response_code: String::new(),
-            response_flags: "-",
-            connection_security_policy: "none",
-        };
-        let mut layer = MeshLayer::try_new(mesh, workload)?;
-        if let Some(seed) = seed {
-            layer = layer.with_seed(seed);
-        }
-        let make: Box<dyn Fn(&EndpointAddr) -> Endpoint + Send + Sync> =
-            Box::new(move |addr: &EndpointAddr| connect.endpoint(addr));
-        let mesh_svc = layer.layer(make);
-        let svc = tower::service_fn(move |req: Request<Body>| {
-            let start = tokio::time::Instant::now();
-            let request_bytes = body_size(req.headers(), req.body());
-            // MeshService is always ready (it reserves nothing; readiness of the routed
-            // cluster is awaited inside its response future).
-            let call = tower::Service::call(&mut mesh_svc.clone(), req);
-            let metrics = metrics.clone();
-            let mut labels = labels.clone();
-            let fut: Pin<Box<dyn Future<Output = Result<Response<Body>, BoxError>> + Send>> =
-                Box::pin(async move {
-                    let rsp = match call.await {
-                        Ok(rsp) => rsp.map(Body::new),
-                        Err(e) => to_response(&e),
-                    };
-                    record(&mut labels, &rsp);
-                    let sample = RequestSample {
-                        millis: start.elapsed().as_secs_f64() * 1000.0,
-                        request_bytes,
-                        response_bytes: body_size(rsp.headers(), rsp.body()),
-                    };
-                    metrics.request(&labels, sample);
-                    Ok(rsp)
-                });
-            fut
-        });
-        let ids = match seed {
-            Some(seed) => RequestIds::seed_from_u64(seed),
-            None => RequestIds::from_entropy(),
-        };
+        let labels = source_labels(identity, &workload.namespace);
+        let layer = MeshLayer::try_new(mesh, workload)?;
         Ok(Outbound {
-            stack: Stack::new(HttpService::new(svc))
-                .push_request_id(ids)
-                .into_inner(),
+            stack: mesh_stack(layer, connect, labels, metrics, seed, |_| None),
         })
     }
+}
+
+/// The labels of requests this proxy sends (`reporter="source"`), before the response fills
+/// the code, flags and upstream peer.
+pub(crate) fn source_labels(identity: &Identity, namespace: &str) -> RequestLabels {
+    RequestLabels {
+        reporter: "source",
+        source_principal: identity.id.to_string(),
+        source_workload_namespace: namespace.to_owned(),
+        destination_workload: UNKNOWN.into(),
+        destination_workload_namespace: UNKNOWN.into(),
+        destination_principal: UNKNOWN.into(),
+        response_code: String::new(),
+        response_flags: "-",
+        connection_security_policy: "none",
+    }
+}
+
+/// Answers a request before MeshLayer sees it (`None`: let it through). The gateway's
+/// connection checks (301 redirect, 421 misdirected) plug in here, inside the metrics.
+pub(crate) type LocalAnswer = fn(&Request<Body>) -> Option<Response<Body>>;
+
+/// The client-side stack over `layer` (a sidecar's or a gateway's):
+/// `request id → metrics (labels) → local answer → errors → MeshLayer → endpoint`.
+pub(crate) fn mesh_stack(
+    mut layer: MeshLayer,
+    connect: Connect,
+    labels: RequestLabels,
+    metrics: Arc<Metrics>,
+    seed: Option<u64>,
+    local: LocalAnswer,
+) -> HttpService {
+    if let Some(seed) = seed {
+        layer = layer.with_seed(seed);
+    }
+    let make: Box<dyn Fn(&EndpointAddr) -> Endpoint + Send + Sync> =
+        Box::new(move |addr: &EndpointAddr| connect.endpoint(addr));
+    let mesh_svc = layer.layer(make);
+    let svc = tower::service_fn(move |req: Request<Body>| {
+        let start = tokio::time::Instant::now();
+        let request_bytes = body_size(req.headers(), req.body());
+        // MeshService is always ready (it reserves nothing; readiness of the routed
+        // cluster is awaited inside its response future).
+        let step = match local(&req) {
+            Some(answer) => Err(answer),
+            None => Ok(tower::Service::call(&mut mesh_svc.clone(), req)),
+        };
+        let metrics = metrics.clone();
+        let mut labels = labels.clone();
+        let fut: Pin<Box<dyn Future<Output = Result<Response<Body>, BoxError>> + Send>> =
+            Box::pin(async move {
+                let rsp = match step {
+                    Err(answer) => answer,
+                    Ok(call) => match call.await {
+                        Ok(rsp) => rsp.map(Body::new),
+                        Err(e) => to_response(&e),
+                    },
+                };
+                record(&mut labels, &rsp);
+                let sample = RequestSample {
+                    millis: start.elapsed().as_secs_f64() * 1000.0,
+                    request_bytes,
+                    response_bytes: body_size(rsp.headers(), rsp.body()),
+                };
+                metrics.request(&labels, sample);
+                Ok(rsp)
+            });
+        fut
+    });
+    let ids = match seed {
+        Some(seed) => RequestIds::seed_from_u64(seed),
+        None => RequestIds::from_entropy(),
+    };
+    Stack::new(HttpService::new(svc))
+        .push_request_id(ids)
+        .into_inner()
 }
 
 /// Fills the per-response labels.

@@ -204,6 +204,7 @@ impl Running {
                 inbound,
                 admin: Some(admin),
                 outbound: None,
+                gateways: Vec::new(),
             },
             ProxyConfig {
                 limits,

@@ -1,6 +1,7 @@
 //! `mesh-proxy run` end to end: real sockets on 127.0.0.1 port 0, certificates from
 //! `mesh_proxy::certs`, the shipped example resources, the proxy started in process.
 
+mod gateway;
 mod hardening;
 mod harness;
 mod outbound;
@@ -284,6 +285,7 @@ async fn a_mismatched_certificate_stops_the_proxy_from_starting() {
             inbound,
             admin: None,
             outbound: None,
+            gateways: Vec::new(),
         },
         mesh_proxy::ProxyConfig::new(mesh, bootstrap),
         std::future::pending(),

@@ -132,6 +132,7 @@ impl Sidecar {
                 inbound,
                 admin: None,
                 outbound: Some(outbound),
+                gateways: Vec::new(),
             },
             ProxyConfig {
                 outbound_seed: Some(7),
