@@ -259,3 +259,58 @@ fn local_answers() {
     assert_eq!(call.endpoint().host, "reviews.prod.svc.cluster.local");
     assert_eq!(call.endpoint().port, 80);
 }
+
+#[test]
+fn a_retryable_service_profile_route_retries_within_its_budget() {
+    let profile = r#"
+---
+apiVersion: linkerd.io/v1alpha2
+kind: ServiceProfile
+metadata: {name: reviews.prod.svc.cluster.local, namespace: prod}
+spec:
+  routes:
+  - name: POST /orders
+    condition: {method: POST, pathRegex: /orders}
+    responseClasses: [{condition: {status: {min: 429, max: 429}}, isFailure: true}]
+    isRetryable: true
+    timeout: 2s
+  retryBudget: {retryRatio: 0.5, minRetriesPerSecond: 1, ttl: 10s}
+"#;
+    let c = client(profile);
+    let now = origin();
+    let post = || {
+        Request::post("http://reviews.prod.svc.cluster.local/orders")
+            .body(())
+            .unwrap()
+    };
+    let mut call = send(&c, post(), now);
+    // The profile route's timeout applies when no VirtualService sets one.
+    assert_eq!(call.timeout(), Some(Duration::from_secs(2)));
+    // Linkerd retries a failure at once while the profile's budget allows (failures deposit
+    // nothing): exactly what a fresh budget of the same settings grants with no deposits.
+    let settings = crate::profile::RetryBudgetSettings {
+        retry_ratio: 0.5,
+        min_retries_per_second: 1,
+        ttl: crate::resource::Duration::from_secs(10),
+    };
+    let fresh = crate::resilience::budget::RetryBudget::try_new(&settings, now).unwrap();
+    let granted = std::iter::from_fn(|| fresh.withdraw(now).then_some(()))
+        .take(100)
+        .count();
+    assert!(granted > 0);
+    // 429 (a failure for this route's classes, not for the outlier detector).
+    let throttled = Outcome::Response {
+        status: 429,
+        grpc_status: None,
+    };
+    let mut retried = 0;
+    while let Next::Retry { delay, .. } = call.finish(throttled, now) {
+        assert_eq!(delay, Duration::ZERO);
+        retried += 1;
+        assert!(retried < 100, "the budget never ran out");
+    }
+    assert_eq!(retried, granted);
+    // A GET matches no retryable route: never retried.
+    let mut get = send(&c, get("/orders"), now);
+    assert_eq!(get.finish(UNAVAILABLE, now), Next::Done);
+}
