@@ -46,6 +46,11 @@ export declare class Call {
 /** An immutable, validated mesh snapshot. */
 export declare class Mesh {
   /**
+   * The outbound client of `workload` (`NS/NAME`) with `labels`, built once per mesh and
+   * shared: balancers, outlier detectors and budgets see every call.
+   */
+  client(workload: string, labels?: Record<string, string> | undefined | null): OutboundClient
+  /**
    * Builds a mesh from YAML text (one or more documents); `file` names it in diagnostics.
    * Throws an `Error` whose `diagnostics` lists every finding.
    */
@@ -67,11 +72,6 @@ export declare class Mesh {
    * audit, dry_run. Policies are compiled once, when the mesh is built.
    */
   authorize(request: Request): Record<string, any>
-  /**
-   * The outbound client of `workload` (`NS/NAME`) with `labels`, built once per mesh and
-   * shared: balancers, outlier detectors and budgets see every call.
-   */
-  client(workload: string, labels?: Record<string, string> | undefined | null): OutboundClient
 }
 
 /**
