@@ -210,7 +210,7 @@ impl Call {
                 match policy.decide(&outcome, self.is_grpc, self.replayable, budget, now) {
                     // Linkerd retries at once.
                     ProfileDecision::Retry => Some((Duration::ZERO, None)),
-                    ProfileDecision::Return { .. } => None,
+                    ProfileDecision::Return { .. } | ProfileDecision::Exhausted => None,
                 }
             }
         };
