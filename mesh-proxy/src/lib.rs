@@ -9,6 +9,7 @@ pub mod admin;
 pub mod body;
 pub mod bootstrap;
 pub mod certs;
+mod conn;
 pub mod demo;
 pub mod drain;
 pub mod gateway;

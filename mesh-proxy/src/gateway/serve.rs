@@ -6,8 +6,6 @@
 //! runs on the stack current when it arrives. Connections are watched for drain.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use http::Request;
@@ -20,7 +18,7 @@ use tokio_rustls::LazyConfigAcceptor;
 use tower::ServiceExt;
 
 use super::{GatewayConnection, GatewayPort};
-use crate::body::Body;
+use crate::conn::Requests;
 use crate::drain::{Drain, DrainController};
 use crate::inbound::accept::{Limits, http_builder};
 
@@ -94,15 +92,7 @@ async fn connection(
                     accepted,
                 };
                 let io = TokioIo::new(stream);
-                serve_http(
-                    io,
-                    conn,
-                    snapshots,
-                    &http,
-                    drain,
-                    limits.header_read_timeout,
-                )
-                .await;
+                serve_http(io, conn, snapshots, &http, drain, limits).await;
             }
             Ok(other) => refuse(&current, &format!("{other:?} is not served")),
             Err(e) => refuse(&current, &e.to_string()),
@@ -136,15 +126,7 @@ async fn connection(
                 accepted,
             };
             let io = TokioIo::new(tls);
-            serve_http(
-                io,
-                conn,
-                snapshots,
-                &http,
-                drain,
-                limits.header_read_timeout,
-            )
-            .await;
+            serve_http(io, conn, snapshots, &http, drain, limits).await;
         }
         Ok(Ok(Err(why))) => refuse(&current, &why),
         Ok(Err(e)) => refuse(&current, &format!("TLS handshake failed: {e}")),
@@ -162,48 +144,24 @@ async fn serve_http<I>(
     conn: GatewayConnection,
     snapshots: Arc<ArcSwap<GatewayPort>>,
     http: &auto::Builder<TokioExecutor>,
-    mut drain: Drain,
-    first_request_timeout: Duration,
+    drain: Drain,
+    limits: Limits,
 ) where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
-    let seen = Arc::new(AtomicBool::new(false));
-    let saw = seen.clone();
+    let requests = Requests::new(&limits);
+    let admit = requests.clone();
     let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
-        saw.store(true, Ordering::Release);
-        let mut req = req.map(Body::new);
+        let (mut req, in_flight) = admit.admit(req);
         // Istio gateways sanitize client certificate details sent from outside the mesh.
         req.headers_mut().remove(XFCC);
         req.extensions_mut().insert(conn.clone());
         let call = snapshots.load().stack.clone().oneshot(req);
-        async move { call.await.map_err(ConnError) }
+        async move {
+            let rsp = call.await.map_err(ConnError)?;
+            Ok::<_, ConnError>(Requests::respond(rsp, in_flight))
+        }
     });
     let served = http.serve_connection(io, svc);
-    tokio::pin!(served);
-    // hyper times out HTTP/1 heads but not HTTP/2 HEADERS (security.md §3.1): a connection
-    // that has not completed a request head in time is closed, whatever the protocol.
-    let deadline = tokio::time::sleep(first_request_timeout);
-    tokio::pin!(deadline);
-    let (mut draining, mut checked) = (false, false);
-    loop {
-        tokio::select! {
-            done = served.as_mut() => {
-                if let Err(e) = done {
-                    tracing::debug!(error = %e, "gateway connection ended with an error");
-                }
-                return;
-            }
-            () = drain.signaled(), if !draining => {
-                draining = true;
-                served.as_mut().graceful_shutdown();
-            }
-            () = &mut deadline, if !checked => {
-                checked = true;
-                if !seen.load(Ordering::Acquire) {
-                    tracing::debug!("no request head in time; closing");
-                    return;
-                }
-            }
-        }
-    }
+    crate::conn::drive(served, requests, drain, limits, "gateway").await;
 }

@@ -11,7 +11,6 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
@@ -27,9 +26,9 @@ use tower::ServiceExt;
 
 use super::Inbound;
 use super::forward::ClientCertDetails;
-use crate::body::{Body, BodyLimit};
+use crate::body::Body;
+use crate::conn::Requests;
 use crate::drain::{Drain, DrainController};
-use crate::idle::{IdleTracker, Tracked};
 use crate::stack::HttpService;
 
 /// The first byte of a TLS record carrying a handshake (every TLS version we accept).
@@ -269,57 +268,26 @@ async fn serve_http<I>(
     xfcc: Option<ClientCertDetails>,
     snapshots: Arc<ArcSwap<Serving>>,
     http: &auto::Builder<TokioExecutor>,
-    mut drain: Drain,
+    drain: Drain,
     limits: Limits,
 ) where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
-    let seen = Arc::new(AtomicBool::new(false));
-    let idle = IdleTracker::new();
+    let requests = Requests::new(&limits);
     let svc = PerConnection {
         facts,
         xfcc,
         snapshots,
-        seen: seen.clone(),
-        body_limit: limits.max_request_body.map(BodyLimit),
-        idle: idle.clone(),
+        requests: requests.clone(),
     };
-    let conn = http.serve_connection(io, svc);
-    tokio::pin!(conn);
-    // hyper times out HTTP/1 heads but not HTTP/2 HEADERS (security.md §3.1): a connection
-    // that has not completed a request head in time is shut down, whatever the protocol.
-    let deadline = tokio::time::sleep(limits.header_read_timeout);
-    tokio::pin!(deadline);
-    let (mut draining, mut checked) = (false, false);
-    loop {
-        tokio::select! {
-            done = conn.as_mut() => {
-                if let Err(e) = done {
-                    tracing::debug!(error = %e, "inbound connection ended with an error");
-                }
-                return;
-            }
-            () = drain.signaled(), if !draining => {
-                draining = true;
-                conn.as_mut().graceful_shutdown();
-            }
-            () = idle.idle_for(limits.idle_timeout.unwrap_or_default()),
-                if !draining && limits.idle_timeout.is_some() => {
-                tracing::debug!("connection idle; closing");
-                draining = true;
-                conn.as_mut().graceful_shutdown();
-            }
-            () = &mut deadline, if !checked => {
-                checked = true;
-                if !seen.load(Ordering::Acquire) {
-                    // A peer that sent no request head in time gets no graceful GOAWAY
-                    // round trip (it may never answer the PING): the socket is closed.
-                    tracing::debug!("no request head in time; closing");
-                    return;
-                }
-            }
-        }
-    }
+    crate::conn::drive(
+        http.serve_connection(io, svc),
+        requests,
+        drain,
+        limits,
+        "inbound",
+    )
+    .await;
 }
 
 /// Why a connection's request ended without a response; hyper closes the connection.
@@ -333,9 +301,7 @@ struct PerConnection {
     facts: ConnectionFacts,
     xfcc: Option<ClientCertDetails>,
     snapshots: Arc<ArcSwap<Serving>>,
-    seen: Arc<AtomicBool>,
-    body_limit: Option<BodyLimit>,
-    idle: Arc<IdleTracker>,
+    requests: Requests,
 }
 
 impl hyper::service::Service<Request<Incoming>> for PerConnection {
@@ -346,20 +312,15 @@ impl hyper::service::Service<Request<Incoming>> for PerConnection {
     >;
 
     fn call(&self, req: Request<Incoming>) -> Self::Future {
-        self.seen.store(true, Ordering::Release);
-        let mut req = req.map(Body::new);
+        let (mut req, in_flight) = self.requests.admit(req);
         req.extensions_mut().insert(self.facts.clone());
         if let Some(xfcc) = &self.xfcc {
             req.extensions_mut().insert(xfcc.clone());
         }
-        if let Some(limit) = self.body_limit {
-            req.extensions_mut().insert(limit);
-        }
-        let in_flight = self.idle.start();
         let fut = self.snapshots.load().stack.clone().oneshot(req);
         Box::pin(async move {
             let rsp = fut.await.map_err(ConnError)?;
-            Ok(rsp.map(|b| Body::new(Tracked::new(b, in_flight))))
+            Ok(Requests::respond(rsp, in_flight))
         })
     }
 }

@@ -399,3 +399,38 @@ async fn istio_mutual_presents_the_gateway_identity_and_requires_a_mesh_client()
     assert!(refused.is_err(), "{refused:?}");
     assert_eq!(hits_of(&hits, "v1"), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_listener_limits_apply_at_the_gateway_too() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let certs = Certs::new("gw-limits");
+    let ext = External::new();
+    let hits = Hits::default();
+    let v1 = upstream("v1", Behaviour::Ok, hits.clone()).await;
+    let (mesh, _) = Mesh::from_yaml("r.yaml", &myapp(&ext, v1, v1)).unwrap();
+    let limits = "limits: {maxRequestBodyBytes: 16, idleTimeout: 200ms}\n";
+    let gw = Ingress::start_with(&certs, mesh, None, &[80], limits).await;
+
+    // A body over the limit is refused before anything else, the redirect included.
+    let mut s = TcpStream::connect(gw.addr(80)).await.unwrap();
+    s.write_all(b"POST /api HTTP/1.1\r\nhost: myapp.example.com\r\ncontent-length: 17\r\n\r\n")
+        .await
+        .unwrap();
+    let mut head = [0u8; 12];
+    s.read_exact(&mut head).await.unwrap();
+    assert_eq!(&head, b"HTTP/1.1 413");
+
+    // A kept-alive connection with nothing in flight is closed after the idle timeout (the
+    // outer bound only keeps a regression from hanging the suite).
+    let mut s = TcpStream::connect(gw.addr(80)).await.unwrap();
+    s.write_all(b"GET / HTTP/1.1\r\nhost: myapp.example.com\r\n\r\n")
+        .await
+        .unwrap();
+    let mut seen = Vec::new();
+    let closed =
+        tokio::time::timeout(std::time::Duration::from_secs(30), s.read_to_end(&mut seen)).await;
+    assert!(matches!(closed, Ok(Ok(_))), "still open: {closed:?}");
+    let seen = String::from_utf8_lossy(&seen);
+    assert!(seen.starts_with("HTTP/1.1 301"), "{seen}");
+    assert_eq!(hits_of(&hits, "v1"), 0);
+}

@@ -170,6 +170,17 @@ impl Ingress {
         source: Option<ConfigSource>,
         ports: &[u16],
     ) -> Ingress {
+        Self::start_with(certs, mesh, source, ports, "").await
+    }
+
+    /// [`Ingress::start_mesh`] with `extra` bootstrap sections (e.g. `limits`).
+    pub(super) async fn start_with(
+        certs: &Certs,
+        mesh: Mesh,
+        source: Option<ConfigSource>,
+        ports: &[u16],
+        extra: &str,
+    ) -> Ingress {
         let mut gateways = Vec::new();
         let mut addrs = Vec::new();
         for port in ports {
@@ -193,7 +204,7 @@ impl Ingress {
             ProxyConfig {
                 outbound_seed: Some(7),
                 source,
-                ..ProxyConfig::new(mesh, bootstrap(certs, "").await)
+                ..ProxyConfig::new(mesh, bootstrap(certs, extra).await)
             },
             metrics.clone(),
             async move {
