@@ -1,7 +1,8 @@
 //! The demo's applications: tiny HTTP/1.1 servers on 127.0.0.1:0 that answer with their own
 //! name (so a client sees which pod served it) and count what they receive. One always fails
 //! with 503. A request header `x-demo-delay-ms` holds the answer that long (at most 10 s), to
-//! show timeouts and circuit breakers.
+//! show timeouts and circuit breakers; each application records the most requests it held at
+//! once.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -37,7 +38,18 @@ pub struct App {
     /// Where it listens.
     pub addr: SocketAddr,
     hits: Arc<AtomicU64>,
+    load: Arc<Load>,
 }
+
+/// Requests being answered now, and the most at once.
+#[derive(Debug, Default)]
+struct Load {
+    now: AtomicU64,
+    peak: AtomicU64,
+}
+
+/// One request being answered: counted in [`Load`] until dropped.
+struct InFlight(Arc<Load>);
 
 // === impl App ===
 
@@ -51,7 +63,9 @@ impl App {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let hits = Arc::new(AtomicU64::new(0));
+        let load = Arc::new(Load::default());
         let counter = hits.clone();
+        let app_load = load.clone();
         tokio::spawn(async move {
             let mut stop = stop;
             loop {
@@ -62,10 +76,15 @@ impl App {
                         Err(_) => continue,
                     },
                 };
-                let counter = counter.clone();
+                let (counter, load) = (counter.clone(), app_load.clone());
                 let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
                     counter.fetch_add(1, Ordering::Relaxed);
-                    answer(name, behaviour, delay_of(&req))
+                    let in_flight = InFlight::enter(&load);
+                    let delay = delay_of(&req);
+                    async move {
+                        let _in_flight = in_flight;
+                        answer(name, behaviour, delay).await
+                    }
                 });
                 let mut stop = stop.clone();
                 tokio::spawn(async move {
@@ -79,12 +98,39 @@ impl App {
                 });
             }
         });
-        Ok(App { addr, hits })
+        Ok(App { addr, hits, load })
     }
 
     /// Requests received so far.
     pub fn hits(&self) -> u64 {
         self.hits.load(Ordering::Relaxed)
+    }
+
+    /// The most requests held at once since the last [`App::reset_peak`] (or the start).
+    pub fn peak(&self) -> u64 {
+        self.load.peak.load(Ordering::Relaxed)
+    }
+
+    /// Starts a new peak measurement from the requests held now.
+    pub fn reset_peak(&self) {
+        let now = self.load.now.load(Ordering::Relaxed);
+        self.load.peak.store(now, Ordering::Relaxed);
+    }
+}
+
+// === impl InFlight ===
+
+impl InFlight {
+    fn enter(load: &Arc<Load>) -> Self {
+        let now = load.now.fetch_add(1, Ordering::Relaxed) + 1;
+        load.peak.fetch_max(now, Ordering::Relaxed);
+        InFlight(load.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.now.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
