@@ -12,6 +12,7 @@ pub mod certs;
 pub mod demo;
 pub mod drain;
 pub mod gateway;
+pub mod idle;
 pub mod inbound;
 mod listen;
 pub mod metrics;

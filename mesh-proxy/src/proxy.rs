@@ -75,12 +75,12 @@ pub enum RunError {
 }
 
 impl ProxyConfig {
-    /// A config with default limits and a 10 s drain.
+    /// A config with the bootstrap's limits (defaults where it sets none) and a 10 s drain.
     pub fn new(mesh: Mesh, bootstrap: Bootstrap) -> Self {
         ProxyConfig {
             mesh,
+            limits: Limits::from_bootstrap(&bootstrap),
             bootstrap,
-            limits: Limits::default(),
             drain_timeout: Duration::from_secs(10),
             source: None,
             outbound_seed: None,

@@ -1,7 +1,9 @@
 //! The innermost inbound service: forwards to the local application over a pooled HTTP/1.1
 //! client (hyper-util legacy client). Hop-by-hop headers are dropped both ways, and
 //! `x-forwarded-client-cert` from the peer is removed (identity never comes from a header,
-//! security.md §1.5). A connect or protocol failure becomes a typed [`UpstreamError`].
+//! security.md §1.5). A connect or protocol failure becomes a typed [`UpstreamError`]. The
+//! listener's [`BodyLimit`] is applied here: 413 for an over-limit `Content-Length` before
+//! anything is sent, and for a streamed body that outgrows it (the request is aborted).
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -13,7 +15,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
 use super::Inbound;
-use crate::body::{Body, BoxError};
+use crate::body::{Body, BodyLimit, BoxError, is_body_too_large, payload_too_large};
 use crate::stack::Stack;
 
 /// The local application could not be reached or broke the exchange (Envoy flag `UF`/`UC`).
@@ -90,6 +92,13 @@ impl tower::Service<Request<Body>> for Forward {
     }
 
     fn call(&mut self, req: Request<Body>) -> Self::Future {
+        let req = match req.extensions().get::<BodyLimit>().copied() {
+            Some(limit) => match limit.apply(req) {
+                Ok(req) => req,
+                Err(_) => return Box::pin(async move { Ok(payload_too_large()) }),
+            },
+            None => req,
+        };
         let (mut parts, body) = req.into_parts();
         // h2 carries the authority in the URI; the application speaks HTTP/1.1 and needs Host.
         if !parts.headers.contains_key(header::HOST)
@@ -118,13 +127,19 @@ impl tower::Service<Request<Body>> for Forward {
                 source: e.into(),
             })?;
             parts.version = Version::HTTP_11;
-            let rsp = client
-                .request(Request::from_parts(parts, body))
-                .await
-                .map_err(|e| UpstreamError {
-                    app,
-                    source: e.into(),
-                })?;
+            let rsp = match client.request(Request::from_parts(parts, body)).await {
+                Ok(rsp) => rsp,
+                // The body outgrew the limit mid-stream: the request to the application was
+                // aborted; the peer is told why.
+                Err(e) if is_body_too_large(&e) => return Ok(payload_too_large()),
+                Err(e) => {
+                    return Err(UpstreamError {
+                        app,
+                        source: e.into(),
+                    }
+                    .into());
+                }
+            };
             let (mut parts, body) = rsp.into_parts();
             strip_hop_by_hop(&mut parts.headers);
             parts.version = Version::default();

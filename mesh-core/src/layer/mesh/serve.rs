@@ -14,10 +14,10 @@ use tower_service::Service;
 use super::plan::{Cluster, Plan};
 use super::{BoxError, MakeEndpoint, NO_ROUTE, ResponseFuture, Routed, Scope, Shared, edit};
 use crate::clock::Clock;
-use crate::layer::fault::abort_response;
+use crate::layer::fault::{DELAY_FLAG, abort_response};
 use crate::layer::pool::PermitBody;
 use crate::layer::retry::{PerTryTimeout, ReplayBody, ResponseFuture as RetryFuture};
-use crate::layer::timeout::RouteTimeout;
+use crate::layer::timeout::{ResponseFlag, RouteTimeout};
 use crate::model::Mesh;
 use crate::resilience::envoy_budget::{ActiveRequest, EnvoyRetryBudget};
 use crate::resilience::mirror::MirrorPolicy;
@@ -69,7 +69,13 @@ where
                     return Ok(abort_response(abort));
                 }
                 let started = shared.forward(&plan, req);
-                finish(plan, started, active).await
+                // Envoy records `DI` on a delayed request (unless a later flag says more).
+                finish(plan, started, active).await.map(|mut rsp| {
+                    if rsp.extensions().get::<ResponseFlag>().is_none() {
+                        rsp.extensions_mut().insert(ResponseFlag(DELAY_FLAG));
+                    }
+                    rsp
+                })
             }));
         }
         if let Some(abort) = decision.abort {
