@@ -187,6 +187,7 @@ pub fn bootstrap(
         admin: Some(AdminSpec {
             listen: local(&bound.admin)?,
         }),
+        limits: None,
     })
 }
 
