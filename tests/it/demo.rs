@@ -102,6 +102,8 @@ async fn the_demo_observes_every_shipped_policy_taking_effect() {
         Some("https://myapp.example.com/api/x")
     );
     assert!(g.https_sent > 0 && g.https_ok == g.https_sent, "{g:?}");
+    // As `curl https://myapp.example.com:PORT/` sends it: HTTP/2, the port in :authority.
+    assert_eq!(g.https_h2, g.https_ok, "{g:?}");
     assert_eq!(g.header_v2.1, g.header_v2.0);
     // The gateway reached myapp over mTLS as api-gateway, which the policy allows.
     assert!(

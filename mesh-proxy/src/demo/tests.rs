@@ -94,6 +94,7 @@ fn passing() -> Report {
             https_sent: 20,
             https_ok: 20,
             https_v2: 2,
+            https_h2: 20,
             https_error: None,
             header_v2: (20, 20),
         },
@@ -169,6 +170,15 @@ fn a_burst_past_the_connection_limit_or_over_refused_fails_the_resilience_scene(
     let mut r = passing();
     (r.resilience.burst_ok, r.resilience.burst_overflow) = (101, 149);
     assert!(!scene5(&r).passed());
+}
+
+#[test]
+fn gateway_answers_not_over_http2_fail_the_gateway_scene() {
+    let mut r = passing();
+    assert!(r.render().contains("20 over HTTP/2"), "{}", r.render());
+    r.gateway.https_h2 = 0;
+    let scene = r.scenes().into_iter().find(|s| s.number == 7).unwrap();
+    assert!(!scene.passed());
 }
 
 #[test]
