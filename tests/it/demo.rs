@@ -82,7 +82,8 @@ async fn the_demo_observes_every_shipped_policy_taking_effect() {
     );
     assert_eq!(s.failing_hits_late, 0, "{s:?}");
     assert_eq!((s.max_connections, s.max_pending), (50, 100), "{s:?}");
-    assert!(s.burst_peak <= u64::from(s.at_once()), "{s:?}");
+    // The pods may still hold an attempt the proxy gave up on, hence not exactly 50.
+    assert!(s.burst_peak < u64::from(s.max_requests), "{s:?}");
     assert!(s.burst_overflow > 0 && s.burst_overflow <= 100, "{s:?}");
     assert_eq!(s.burst_ok + s.burst_overflow, s.burst_sent, "{s:?}");
 

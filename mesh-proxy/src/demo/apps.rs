@@ -1,8 +1,9 @@
 //! The demo's applications: tiny HTTP/1.1 servers on 127.0.0.1:0 that answer with their own
 //! name (so a client sees which pod served it) and count what they receive. One always fails
 //! with 503. A request header `x-demo-delay-ms` holds the answer that long (at most 10 s), to
-//! show timeouts and circuit breakers; each application records the most requests it held at
-//! once.
+//! show timeouts and circuit breakers; a request with `x-demo-hold` waits while the application
+//! is held ([`App::hold`], [`App::release`]; at most 10 s). Each application records the most
+//! such requests it held at once.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -19,6 +20,9 @@ use tokio::sync::watch;
 
 /// The request header that delays an application's answer, in milliseconds.
 pub const DELAY_HEADER: &str = "x-demo-delay-ms";
+
+/// The request header that makes an application wait for [`App::release`] before answering.
+pub const HOLD_HEADER: &str = "x-demo-hold";
 
 /// The longest delay an application honours.
 const MAX_DELAY: Duration = Duration::from_secs(10);
@@ -39,6 +43,8 @@ pub struct App {
     pub addr: SocketAddr,
     hits: Arc<AtomicU64>,
     load: Arc<Load>,
+    /// Whether held requests may answer (`true`, the default).
+    open: Arc<watch::Sender<bool>>,
 }
 
 /// Requests being answered now, and the most at once.
@@ -66,6 +72,8 @@ impl App {
         let load = Arc::new(Load::default());
         let counter = hits.clone();
         let app_load = load.clone();
+        let open = Arc::new(watch::Sender::new(true));
+        let gate = open.subscribe();
         tokio::spawn(async move {
             let mut stop = stop;
             loop {
@@ -76,13 +84,20 @@ impl App {
                         Err(_) => continue,
                     },
                 };
-                let (counter, load) = (counter.clone(), app_load.clone());
+                let (counter, load, gate) = (counter.clone(), app_load.clone(), gate.clone());
                 let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
                     counter.fetch_add(1, Ordering::Relaxed);
-                    let in_flight = InFlight::enter(&load);
                     let delay = delay_of(&req);
+                    let hold = req.headers().contains_key(HOLD_HEADER);
+                    // Only held requests count: the scene measuring them sends nothing else
+                    // slow, whatever else is still in flight.
+                    let in_flight = (hold || !delay.is_zero()).then(|| InFlight::enter(&load));
+                    let mut gate = gate.clone();
                     async move {
                         let _in_flight = in_flight;
+                        if hold {
+                            let _ = tokio::time::timeout(MAX_DELAY, gate.wait_for(|o| *o)).await;
+                        }
                         answer(name, behaviour, delay).await
                     }
                 });
@@ -98,7 +113,12 @@ impl App {
                 });
             }
         });
-        Ok(App { addr, hits, load })
+        Ok(App {
+            addr,
+            hits,
+            load,
+            open,
+        })
     }
 
     /// Requests received so far.
@@ -106,9 +126,25 @@ impl App {
         self.hits.load(Ordering::Relaxed)
     }
 
-    /// The most requests held at once since the last [`App::reset_peak`] (or the start).
+    /// The most requests held at once (those with `x-demo-delay-ms` or `x-demo-hold`) since the last
+    /// [`App::reset_peak`] (or the start).
     pub fn peak(&self) -> u64 {
         self.load.peak.load(Ordering::Relaxed)
+    }
+
+    /// Requests held now (those with `x-demo-delay-ms` or `x-demo-hold`).
+    pub fn held(&self) -> u64 {
+        self.load.now.load(Ordering::Relaxed)
+    }
+
+    /// Makes requests with `x-demo-hold` wait (until [`App::release`], at most 10 s).
+    pub fn hold(&self) {
+        self.open.send_replace(false);
+    }
+
+    /// Lets held requests answer.
+    pub fn release(&self) {
+        self.open.send_replace(true);
     }
 
     /// Starts a new peak measurement from the requests held now.
