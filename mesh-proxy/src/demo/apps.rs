@@ -2,8 +2,8 @@
 //! name (so a client sees which pod served it) and count what they receive. One always fails
 //! with 503. A request header `x-demo-delay-ms` holds the answer that long (at most 10 s), to
 //! show timeouts and circuit breakers; a request with `x-demo-hold` waits while the application
-//! is held ([`App::hold`], [`App::release`]; at most 10 s). Each application records the most
-//! such requests it held at once.
+//! is held ([`App::hold`], [`App::release`]; at most 10 s); each application records the most
+//! of those it held at once.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -89,9 +89,9 @@ impl App {
                     counter.fetch_add(1, Ordering::Relaxed);
                     let delay = delay_of(&req);
                     let hold = req.headers().contains_key(HOLD_HEADER);
-                    // Only held requests count: the scene measuring them sends nothing else
-                    // slow, whatever else is still in flight.
-                    let in_flight = (hold || !delay.is_zero()).then(|| InFlight::enter(&load));
+                    // Only held requests count (a delayed probe of another scene may still be
+                    // in flight meanwhile).
+                    let in_flight = hold.then(|| InFlight::enter(&load));
                     let mut gate = gate.clone();
                     async move {
                         let _in_flight = in_flight;
@@ -126,13 +126,13 @@ impl App {
         self.hits.load(Ordering::Relaxed)
     }
 
-    /// The most requests held at once (those with `x-demo-delay-ms` or `x-demo-hold`) since the last
+    /// The most requests with `x-demo-hold` answered at once since the last
     /// [`App::reset_peak`] (or the start).
     pub fn peak(&self) -> u64 {
         self.load.peak.load(Ordering::Relaxed)
     }
 
-    /// Requests held now (those with `x-demo-delay-ms` or `x-demo-hold`).
+    /// Requests with `x-demo-hold` being answered now.
     pub fn held(&self) -> u64 {
         self.load.now.load(Ordering::Relaxed)
     }

@@ -162,9 +162,9 @@ fn a_burst_past_the_connection_limit_or_over_refused_fails_the_resilience_scene(
         "{}",
         r.render()
     );
-    // As many requests at the pods at once as the active limit alone would allow.
+    // More requests at the pods at once than HTTP/1.1 connections allow.
     let mut r = passing();
-    r.resilience.burst_peak = 100;
+    r.resilience.burst_peak = 51;
     assert!(!scene5(&r).passed());
     // Waiting requests refused instead of queued (only the active limit acting).
     let mut r = passing();

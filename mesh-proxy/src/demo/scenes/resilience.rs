@@ -98,12 +98,10 @@ impl Resilience {
                     "{} at once at the pods, {} answered 200, {} answered 503 UO",
                     self.burst_peak, self.burst_ok, self.burst_overflow
                 ),
-                // Requests arriving after the first ones finished may still be admitted: never
-                // more refusals than the limits imply (waiting requests are queued, not
-                // refused). The pods' count is looser than the proxy's: an attempt the proxy
-                // gave up on (a retry, a reset stream) may still be held by a pod, so it must
-                // only stay below what the active-request limit alone would let through.
-                self.burst_peak < u64::from(self.max_requests.min(admitted))
+                // The pods hold the burst until it is sorted, so exactly the limits show; if
+                // the pods had to let go first (5 s), later arrivals may still be admitted:
+                // never more refusals than the limits imply, never more at once.
+                self.burst_peak <= u64::from(at_once)
                     && self.burst_overflow > 0
                     && self.burst_overflow <= refused
                     && self.burst_overflow + self.burst_ok == self.burst_sent,
