@@ -26,6 +26,7 @@ use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
 use super::Inbound;
+use super::forward::ClientCertDetails;
 use crate::body::{Body, BodyLimit};
 use crate::drain::{Drain, DrainController};
 use crate::idle::{IdleTracker, Tracked};
@@ -223,18 +224,22 @@ async fn connection(
             }
         };
         let conn = tls.get_ref().1;
-        match crate::tls::peer_identity(conn) {
-            Ok(id) => facts.peer = Some(PeerIdentity::from(&id)),
+        let xfcc = match crate::tls::peer_identity(conn) {
+            Ok(id) => {
+                facts.peer = Some(PeerIdentity::from(&id));
+                crate::tls::client_cert_details(&inbound.id, &id, conn).map(ClientCertDetails)
+            }
             Err(e) => {
                 metrics.refuse("handshake");
                 tracing::debug!(%peer, error = %e, "peer certificate is not a usable SVID");
                 return;
             }
-        }
+        };
         facts.sni = conn.server_name().map(str::to_owned);
         serve_http(
             TokioIo::new(tls),
             facts,
+            xfcc,
             snapshots.clone(),
             &http,
             watcher,
@@ -248,6 +253,7 @@ async fn connection(
         serve_http(
             TokioIo::new(stream),
             facts,
+            None,
             snapshots.clone(),
             &http,
             watcher,
@@ -260,6 +266,7 @@ async fn connection(
 async fn serve_http<I>(
     io: I,
     facts: ConnectionFacts,
+    xfcc: Option<ClientCertDetails>,
     snapshots: Arc<ArcSwap<Serving>>,
     http: &auto::Builder<TokioExecutor>,
     mut drain: Drain,
@@ -271,6 +278,7 @@ async fn serve_http<I>(
     let idle = IdleTracker::new();
     let svc = PerConnection {
         facts,
+        xfcc,
         snapshots,
         seen: seen.clone(),
         body_limit: limits.max_request_body.map(BodyLimit),
@@ -323,6 +331,7 @@ struct ConnError(crate::body::BoxError);
 #[derive(Clone)]
 struct PerConnection {
     facts: ConnectionFacts,
+    xfcc: Option<ClientCertDetails>,
     snapshots: Arc<ArcSwap<Serving>>,
     seen: Arc<AtomicBool>,
     body_limit: Option<BodyLimit>,
@@ -340,6 +349,9 @@ impl hyper::service::Service<Request<Incoming>> for PerConnection {
         self.seen.store(true, Ordering::Release);
         let mut req = req.map(Body::new);
         req.extensions_mut().insert(self.facts.clone());
+        if let Some(xfcc) = &self.xfcc {
+            req.extensions_mut().insert(xfcc.clone());
+        }
         if let Some(limit) = self.body_limit {
             req.extensions_mut().insert(limit);
         }

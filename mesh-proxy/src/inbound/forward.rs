@@ -1,7 +1,8 @@
 //! The innermost inbound service: forwards to the local application over a pooled HTTP/1.1
 //! client (hyper-util legacy client). Hop-by-hop headers are dropped both ways, and
 //! `x-forwarded-client-cert` from the peer is removed (identity never comes from a header,
-//! security.md §1.5). A connect or protocol failure becomes a typed [`UpstreamError`]. The
+//! security.md §1.5); on an mTLS connection it is set to the verified peer's details
+//! ([`ClientCertDetails`]), as Istio's sidecar tells the application who called. A connect or protocol failure becomes a typed [`UpstreamError`]. The
 //! listener's [`BodyLimit`] is applied here: 413 for an over-limit `Content-Length` before
 //! anything is sent, and for a streamed body that outgrows it (the request is aborted).
 
@@ -29,12 +30,20 @@ pub struct UpstreamError {
     pub source: BoxError,
 }
 
+/// The `x-forwarded-client-cert` value of an mTLS connection (`By`, `Hash`, `URI`), a request
+/// extension the acceptor inserts; the application receives it in place of whatever the peer
+/// sent (Envoy's `SANITIZE_SET`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientCertDetails(pub http::HeaderValue);
+
 /// Forwards requests to one local address.
 #[derive(Clone, Debug)]
 pub struct Forward {
     app: SocketAddr,
     client: Client<HttpConnector, Body>,
 }
+
+const XFCC: &str = "x-forwarded-client-cert";
 
 /// Headers that describe one hop and must not be forwarded (RFC 9110 §7.6.1).
 const HOP_BY_HOP: [HeaderName; 6] = [
@@ -108,7 +117,10 @@ impl tower::Service<Request<Body>> for Forward {
             parts.headers.insert(header::HOST, v);
         }
         strip_hop_by_hop(&mut parts.headers);
-        parts.headers.remove("x-forwarded-client-cert");
+        parts.headers.remove(XFCC);
+        if let Some(ClientCertDetails(v)) = parts.extensions.remove::<ClientCertDetails>() {
+            parts.headers.insert(XFCC, v);
+        }
         let pq = parts
             .uri
             .path_and_query()

@@ -37,7 +37,7 @@
 
 mod cache;
 mod check;
-mod edit;
+pub(crate) mod edit;
 mod plan;
 mod serve;
 
