@@ -70,7 +70,9 @@ async fn the_demo_observes_every_shipped_policy_taking_effect() {
     assert_eq!((m.answered_by_v1, m.answered_by_v2), (m.sent, 0));
     assert!(text.contains(&format!("{} copies arrived at myapp-v2", m.copies_at_v2)));
 
-    // 5. Retries hide the failing pod, which is ejected; the burst overflows.
+    // 5. Retries hide the failing pod, which is ejected; the burst meets the circuit breaker:
+    // over HTTP/1.1 at most maxConnections (50) at once at the pods, the next
+    // http1MaxPendingRequests (100) wait, only the rest (100 of 250) get 503 UO.
     let s = &report.resilience;
     assert_eq!(s.ok, s.sent, "{s:?}");
     assert!(s.retries > 0);
@@ -79,7 +81,13 @@ async fn the_demo_observes_every_shipped_policy_taking_effect() {
         "{s:?}"
     );
     assert_eq!(s.failing_hits_late, 0, "{s:?}");
-    assert!(s.burst_overflow > 0, "{s:?}");
+    assert_eq!((s.max_connections, s.max_pending), (50, 100), "{s:?}");
+    // The pods hold the burst until the proxy has sorted it: the exact numbers show.
+    assert_eq!(
+        (s.burst_sent, s.burst_peak, s.burst_ok, s.burst_overflow),
+        (250, 50, 150, 100),
+        "{s:?}"
+    );
 
     // 6. TrafficSplit near 90/10; retries within the ServiceProfile's budget.
     let l = &report.linkerd;
@@ -97,6 +105,8 @@ async fn the_demo_observes_every_shipped_policy_taking_effect() {
         Some("https://myapp.example.com/api/x")
     );
     assert!(g.https_sent > 0 && g.https_ok == g.https_sent, "{g:?}");
+    // As `curl https://myapp.example.com:PORT/` sends it: HTTP/2, the port in :authority.
+    assert_eq!(g.https_h2, g.https_ok, "{g:?}");
     assert_eq!(g.header_v2.1, g.header_v2.0);
     // The gateway reached myapp over mTLS as api-gateway, which the policy allows.
     assert!(

@@ -172,7 +172,7 @@ pub struct Explanation {
 /// Explains one request against a mesh snapshot.
 pub fn explain(mesh: &Mesh, req: &ExplainRequest) -> Result<Explanation, ExplainError> {
     let parsed = parse_request(req)?;
-    let view = parsed.view();
+    let view = parsed.view(&req.scope);
     let normalized = normalized_path(mesh, &view);
     let rr = route_request(&view, &parsed, &normalized);
     let mut rng = StdRng::seed_from_u64(req.seed);
@@ -271,7 +271,7 @@ pub fn authz(
     req: &ExplainRequest,
 ) -> Result<Option<AuthzView>, ExplainError> {
     let parsed = parse_request(req)?;
-    let view = parsed.view();
+    let view = parsed.view(&req.scope);
     let mut notes = Vec::new();
     Ok(authz::view(
         mesh,
@@ -298,7 +298,7 @@ pub fn route_with(
     req: &ExplainRequest,
 ) -> Result<RouteView, ExplainError> {
     let parsed = parse_request(req)?;
-    let view = parsed.view();
+    let view = parsed.view(&req.scope);
     let normalized = normalized_path(mesh, &view);
     let rr = route_request(&view, &parsed, &normalized);
     let mut rng = StdRng::seed_from_u64(req.seed);
@@ -379,7 +379,11 @@ fn decide_route(
                 }
             })?;
             let (decision, host) = Mesh::route_gateway(&vhosts, rr);
-            let route = route_view(mesh, decision, rr, &host, rng, notes);
+            let mut route = route_view(mesh, decision, rr, &host, rng, notes);
+            // A destination without `port` goes where the gateway sends it.
+            if let Some(p) = route.picked.as_mut().filter(|p| p.port.is_none()) {
+                p.port = Some(mesh.gateway_destination_port(&p.host, *port));
+            }
             (route, host)
         }
     };

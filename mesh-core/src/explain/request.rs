@@ -1,6 +1,6 @@
 //! The request as `explain` reads it: method, URL, headers.
 
-use super::{ExplainError, ExplainRequest, RequestView};
+use super::{ExplainError, ExplainRequest, ProxyScope, RequestView};
 
 pub(super) struct ParsedRequest {
     method: String,
@@ -12,7 +12,10 @@ pub(super) struct ParsedRequest {
 }
 
 impl ParsedRequest {
-    pub(super) fn view(&self) -> RequestView {
+    /// The request as the proxy of `scope` sees it. The port is the listener's: at a sidecar
+    /// the one the authority names (or the scheme's), at a gateway the Gateway server port
+    /// whatever the authority says (as `MeshLayer::try_gateway` routes it).
+    pub(super) fn view(&self, scope: &ProxyScope) -> RequestView {
         let host = crate::model::host::split_authority(&self.authority)
             .0
             .into_owned();
@@ -21,7 +24,10 @@ impl ParsedRequest {
             scheme: self.scheme.clone(),
             authority: self.authority.clone(),
             host,
-            port: crate::route::port_of(&self.authority, &self.scheme),
+            port: match scope {
+                ProxyScope::Sidecar(_) => crate::route::port_of(&self.authority, &self.scheme),
+                ProxyScope::Gateway { port, .. } => *port,
+            },
             path: self.path.clone(),
             query: self.query.clone(),
         }

@@ -207,6 +207,16 @@ impl Mesh {
         (decision, host.into_owned())
     }
 
+    /// The port a gateway sends a route destination without `port` to (spec §1.9): the
+    /// service's only port (Istio), else the Gateway server port the request came in on.
+    /// `MeshLayer::try_gateway` and `explain --gateway` both use this.
+    pub fn gateway_destination_port(&self, host: &str, server_port: u16) -> u16 {
+        match self.service(host) {
+            Some(svc) if svc.ports.len() == 1 => svc.ports[0].number,
+            _ => server_port,
+        }
+    }
+
     /// Sidecar virtual-host domains (spec §1.2.4): `name` (same namespace), `name.ns` and
     /// `name.ns.svc` stand for `name.ns.svc.<domain>`.
     fn expand_short(&self, host: &str, client_ns: &str) -> Option<String> {

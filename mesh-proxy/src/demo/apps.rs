@@ -1,7 +1,9 @@
 //! The demo's applications: tiny HTTP/1.1 servers on 127.0.0.1:0 that answer with their own
 //! name (so a client sees which pod served it) and count what they receive. One always fails
 //! with 503. A request header `x-demo-delay-ms` holds the answer that long (at most 10 s), to
-//! show timeouts and circuit breakers.
+//! show timeouts and circuit breakers; a request with `x-demo-hold` waits while the application
+//! is held ([`App::hold`], [`App::release`]; at most 10 s); each application records the most
+//! of those it held at once.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -18,6 +20,9 @@ use tokio::sync::watch;
 
 /// The request header that delays an application's answer, in milliseconds.
 pub const DELAY_HEADER: &str = "x-demo-delay-ms";
+
+/// The request header that makes an application wait for [`App::release`] before answering.
+pub const HOLD_HEADER: &str = "x-demo-hold";
 
 /// The longest delay an application honours.
 const MAX_DELAY: Duration = Duration::from_secs(10);
@@ -37,7 +42,20 @@ pub struct App {
     /// Where it listens.
     pub addr: SocketAddr,
     hits: Arc<AtomicU64>,
+    load: Arc<Load>,
+    /// Whether held requests may answer (`true`, the default).
+    open: Arc<watch::Sender<bool>>,
 }
+
+/// Requests being answered now, and the most at once.
+#[derive(Debug, Default)]
+struct Load {
+    now: AtomicU64,
+    peak: AtomicU64,
+}
+
+/// One request being answered: counted in [`Load`] until dropped.
+struct InFlight(Arc<Load>);
 
 // === impl App ===
 
@@ -51,7 +69,11 @@ impl App {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let hits = Arc::new(AtomicU64::new(0));
+        let load = Arc::new(Load::default());
         let counter = hits.clone();
+        let app_load = load.clone();
+        let open = Arc::new(watch::Sender::new(true));
+        let gate = open.subscribe();
         tokio::spawn(async move {
             let mut stop = stop;
             loop {
@@ -62,10 +84,22 @@ impl App {
                         Err(_) => continue,
                     },
                 };
-                let counter = counter.clone();
+                let (counter, load, gate) = (counter.clone(), app_load.clone(), gate.clone());
                 let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
                     counter.fetch_add(1, Ordering::Relaxed);
-                    answer(name, behaviour, delay_of(&req))
+                    let delay = delay_of(&req);
+                    let hold = req.headers().contains_key(HOLD_HEADER);
+                    // Only held requests count (a delayed probe of another scene may still be
+                    // in flight meanwhile).
+                    let in_flight = hold.then(|| InFlight::enter(&load));
+                    let mut gate = gate.clone();
+                    async move {
+                        let _in_flight = in_flight;
+                        if hold {
+                            let _ = tokio::time::timeout(MAX_DELAY, gate.wait_for(|o| *o)).await;
+                        }
+                        answer(name, behaviour, delay).await
+                    }
                 });
                 let mut stop = stop.clone();
                 tokio::spawn(async move {
@@ -79,12 +113,60 @@ impl App {
                 });
             }
         });
-        Ok(App { addr, hits })
+        Ok(App {
+            addr,
+            hits,
+            load,
+            open,
+        })
     }
 
     /// Requests received so far.
     pub fn hits(&self) -> u64 {
         self.hits.load(Ordering::Relaxed)
+    }
+
+    /// The most requests with `x-demo-hold` answered at once since the last
+    /// [`App::reset_peak`] (or the start).
+    pub fn peak(&self) -> u64 {
+        self.load.peak.load(Ordering::Relaxed)
+    }
+
+    /// Requests with `x-demo-hold` being answered now.
+    pub fn held(&self) -> u64 {
+        self.load.now.load(Ordering::Relaxed)
+    }
+
+    /// Makes requests with `x-demo-hold` wait (until [`App::release`], at most 10 s).
+    pub fn hold(&self) {
+        self.open.send_replace(false);
+    }
+
+    /// Lets held requests answer.
+    pub fn release(&self) {
+        self.open.send_replace(true);
+    }
+
+    /// Starts a new peak measurement from the requests held now.
+    pub fn reset_peak(&self) {
+        let now = self.load.now.load(Ordering::Relaxed);
+        self.load.peak.store(now, Ordering::Relaxed);
+    }
+}
+
+// === impl InFlight ===
+
+impl InFlight {
+    fn enter(load: &Arc<Load>) -> Self {
+        let now = load.now.fetch_add(1, Ordering::Relaxed) + 1;
+        load.peak.fetch_max(now, Ordering::Relaxed);
+        InFlight(load.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.now.fetch_sub(1, Ordering::Relaxed);
     }
 }
 

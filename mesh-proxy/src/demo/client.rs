@@ -47,6 +47,8 @@ pub struct Answer {
     pub overloaded: bool,
     /// The `Location` header, if any.
     pub location: Option<String>,
+    /// The HTTP version it came over.
+    pub version: http::Version,
 }
 
 /// Why no answer came.
@@ -124,6 +126,7 @@ where
     B::Error: std::fmt::Display,
 {
     let status = rsp.status();
+    let version = rsp.version();
     let overloaded = rsp.headers().contains_key("x-envoy-overloaded");
     let location = rsp
         .headers()
@@ -142,12 +145,14 @@ where
         elapsed: start.elapsed(),
         overloaded,
         location,
+        version,
     })
 }
 
-/// `GET path` over TLS to `addr`, with SNI and `Host` `server_name`, trusting only
-/// `root_pem`: an answer proves the server presented a certificate for `server_name` that
-/// chains to `root_pem`.
+/// `GET path` over TLS to `addr` as `curl https://server_name:PORT/path` sends it: SNI
+/// `server_name`, authority `server_name:PORT` (the port of `addr`), HTTP/2 when the server
+/// offers it (ALPN), else HTTP/1.1 with that authority as `Host`. Trusts only `root_pem`: an
+/// answer proves the server presented a certificate for `server_name` that chains to it.
 pub async fn https_get(
     addr: SocketAddr,
     server_name: &str,
@@ -163,15 +168,17 @@ pub async fn https_get(
             .add(cert.map_err(|e| failed(&e))?)
             .map_err(|e| failed(&e))?;
     }
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+    let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),
     ))
     .with_safe_default_protocol_versions()
     .map_err(|e| failed(&e))?
     .with_root_certificates(roots)
     .with_no_client_auth();
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     let name =
         rustls_pki_types::ServerName::try_from(server_name.to_owned()).map_err(|e| failed(&e))?;
+    let authority = format!("{server_name}:{}", addr.port());
     let start = Instant::now();
     let exchange = async {
         let tcp = tokio::net::TcpStream::connect(addr)
@@ -181,17 +188,31 @@ pub async fn https_get(
             .connect(name, tcp)
             .await
             .map_err(|e| failed(&e))?;
-        let (mut send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
-            .await
-            .map_err(|e| failed(&e))?;
-        tokio::spawn(conn);
-        let mut req = Request::get(path).header(http::header::HOST, server_name);
+        let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
+        let mut req = if h2 {
+            Request::get(format!("https://{authority}{path}"))
+        } else {
+            Request::get(path).header(http::header::HOST, authority.as_str())
+        };
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
         let req = req.body(Full::<Bytes>::default()).map_err(|e| failed(&e))?;
-        let rsp = send.send_request(req).await.map_err(|e| failed(&e))?;
-        answer(rsp, start).await
+        let io = TokioIo::new(tls);
+        let rsp = if h2 {
+            let (mut send, conn) = hyper::client::conn::http2::handshake(TokioExecutor::new(), io)
+                .await
+                .map_err(|e| failed(&e))?;
+            tokio::spawn(conn);
+            send.send_request(req).await
+        } else {
+            let (mut send, conn) = hyper::client::conn::http1::handshake(io)
+                .await
+                .map_err(|e| failed(&e))?;
+            tokio::spawn(conn);
+            send.send_request(req).await
+        };
+        answer(rsp.map_err(|e| failed(&e))?, start).await
     };
     tokio::time::timeout(Duration::from_secs(10), exchange)
         .await

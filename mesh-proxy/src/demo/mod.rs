@@ -275,11 +275,9 @@ impl Demo {
                 "the gateway's 301 to https",
             ),
             (
-                // The Host without the listener's port: this build's gateway takes the
-                // upstream port from the Host header's port (reported to the gateway path).
                 format!(
-                    "curl --http1.1 --cacert {} --resolve {EXTERNAL}:{}:127.0.0.1 \\\n      \
-                     -H 'Host: {EXTERNAL}' https://{EXTERNAL}:{}/api/x",
+                    "curl --cacert {} --resolve {EXTERNAL}:{}:127.0.0.1 \\\n      \
+                     https://{EXTERNAL}:{}/api/x",
                     w.dir().join("gateway-ca.pem").display(),
                     gateway(443).port(),
                     gateway(443).port()

@@ -67,10 +67,13 @@ fn passing() -> Report {
             failing_hits: 3,
             failing_hits_late: 0,
             eject_after: 3,
-            pool_limit: 100,
+            max_connections: 50,
+            max_pending: 100,
+            max_requests: 100,
             burst_sent: 250,
-            burst_ok: 200,
-            burst_overflow: 50,
+            burst_peak: 50,
+            burst_ok: 150,
+            burst_overflow: 100,
         },
         linkerd: Linkerd {
             sent: 400,
@@ -91,6 +94,7 @@ fn passing() -> Report {
             https_sent: 20,
             https_ok: 20,
             https_v2: 2,
+            https_h2: 20,
             https_error: None,
             header_v2: (20, 20),
         },
@@ -146,6 +150,34 @@ fn a_failing_pod_still_hit_after_ejection_fails_the_resilience_scene() {
     let mut r = passing();
     r.resilience.failing_hits_late = 2;
     let scene = r.scenes().into_iter().find(|s| s.number == 5).unwrap();
+    assert!(!scene.passed());
+}
+
+#[test]
+fn a_burst_past_the_connection_limit_or_over_refused_fails_the_resilience_scene() {
+    let scene5 = |r: &Report| r.scenes().into_iter().find(|s| s.number == 5).unwrap();
+    let r = passing();
+    assert!(
+        r.render().contains("50 at once, 100 wait, 100 get 503 UO"),
+        "{}",
+        r.render()
+    );
+    // More requests at the pods at once than HTTP/1.1 connections allow.
+    let mut r = passing();
+    r.resilience.burst_peak = 51;
+    assert!(!scene5(&r).passed());
+    // Waiting requests refused instead of queued (only the active limit acting).
+    let mut r = passing();
+    (r.resilience.burst_ok, r.resilience.burst_overflow) = (101, 149);
+    assert!(!scene5(&r).passed());
+}
+
+#[test]
+fn gateway_answers_not_over_http2_fail_the_gateway_scene() {
+    let mut r = passing();
+    assert!(r.render().contains("20 over HTTP/2"), "{}", r.render());
+    r.gateway.https_h2 = 0;
+    let scene = r.scenes().into_iter().find(|s| s.number == 7).unwrap();
     assert!(!scene.passed());
 }
 

@@ -15,6 +15,7 @@ pub mod stream;
 
 use std::sync::Arc;
 
+use mesh_core::resilience::pool::Limit;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -149,6 +150,31 @@ pub struct RefusedLabels {
     pub reason: &'static str,
 }
 
+/// Labels of the circuit-breaker overflow counter.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub struct OverflowLabels {
+    /// The limit that refused the request: `pending` (`http1MaxPendingRequests`: no room to
+    /// wait for a connection), `active` (`http2MaxRequests`), `connections`
+    /// (`maxConnections`), `retries` (`maxRetries`).
+    pub limit: &'static str,
+}
+
+// === impl OverflowLabels ===
+
+impl OverflowLabels {
+    /// The labels of a refusal by `limit`.
+    pub const fn of(limit: Limit) -> Self {
+        OverflowLabels {
+            limit: match limit {
+                Limit::PendingRequests => "pending",
+                Limit::Requests => "active",
+                Limit::Connections => "connections",
+                Limit::Retries => "retries",
+            },
+        }
+    }
+}
+
 /// Labels of the reload counter.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, EncodeLabelSet)]
 pub struct ReloadLabels {
@@ -199,8 +225,9 @@ pub struct Metrics {
     /// `mesh_retry_budget_exhausted_total`: failures returned unretried because the retry
     /// budget (ServiceProfile or DestinationRule) or `maxRetries` had no room.
     pub retry_budget_exhausted: Counter,
-    /// `mesh_upstream_overflow_total`: requests answered 503 `UO` by a circuit breaker.
-    pub upstream_overflow: Counter,
+    /// `mesh_upstream_overflow_total{limit}`: requests answered 503 `UO` by a circuit
+    /// breaker, by the limit that refused them (pending overflow vs active overflow).
+    pub upstream_overflow: Family<OverflowLabels, Counter>,
 }
 
 // === impl Metrics ===
@@ -257,10 +284,10 @@ impl Metrics {
             "Failed responses a retry budget or maxRetries refused to retry",
             retry_budget_exhausted.clone(),
         );
-        let upstream_overflow = Counter::default();
+        let upstream_overflow = Family::<OverflowLabels, Counter>::default();
         registry.register(
             "mesh_upstream_overflow",
-            "Requests refused with 503 UO because a circuit-breaker limit was reached",
+            "Requests refused with 503 UO because a circuit-breaker limit was reached, by limit",
             upstream_overflow.clone(),
         );
         Arc::new(Metrics {

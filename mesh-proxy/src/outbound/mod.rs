@@ -25,13 +25,14 @@ use mesh_core::layer::mesh::{EndpointAddr, InvalidMesh, MeshLayer};
 use mesh_core::layer::pool::ResponseFlag as PoolFlag;
 use mesh_core::layer::retry::RetryBudgetExhausted;
 use mesh_core::layer::timeout::ResponseFlag;
+use mesh_core::resilience::pool::{Limit, Overflow};
 use tower::Layer;
 
 use self::endpoint::{Connect, Endpoint, EndpointError, UpstreamPeer};
 use crate::body::{Body, BodyLimit, BoxError, payload_too_large};
 use crate::inbound::ResponseFlags;
 use crate::metrics::stream::{RequestCount, ResponseCount};
-use crate::metrics::{DestinationService, Metrics, RequestLabels};
+use crate::metrics::{DestinationService, Metrics, OverflowLabels, RequestLabels};
 use crate::request_id::RequestIds;
 use crate::stack::HttpService;
 use crate::stack::Stack;
@@ -164,7 +165,15 @@ pub(crate) fn mesh_stack(
                     metrics.retry_budget_exhausted.inc();
                 }
                 if labels.response_flags == PoolFlag::UpstreamOverflow.as_str() {
-                    metrics.upstream_overflow.inc();
+                    // The circuit breaker names its limit; `active` if something else did not.
+                    let limit = rsp
+                        .extensions()
+                        .get::<Overflow>()
+                        .map_or(Limit::Requests, |o| o.limit);
+                    metrics
+                        .upstream_overflow
+                        .get_or_create(&OverflowLabels::of(limit))
+                        .inc();
                 }
                 metrics.head(&labels, start.elapsed().as_secs_f64() * 1000.0);
                 Ok(rsp.map(|b| Body::new(ResponseCount::new(b, metrics, labels, request_bytes))))

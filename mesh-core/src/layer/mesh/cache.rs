@@ -17,7 +17,7 @@ use crate::model::destination::LoadBalancer;
 use crate::profile::ProfileRoute;
 use crate::resilience::budget::RetryBudget;
 use crate::resilience::envoy_budget::EnvoyRetryBudget;
-use crate::resilience::pool::CircuitBreaker;
+use crate::resilience::pool::{CircuitBreaker, UpstreamProtocol};
 use crate::route::RouteEntry;
 use crate::route::action::{Forward, RetryPolicy, RouteDestination};
 
@@ -213,8 +213,14 @@ where
             .map(EnvoyRetryBudget::try_new)
             .transpose()
             .map_err(|e| invalid(e.into()))?;
+        let port_protocol = self
+            .mesh
+            .service(host)
+            .and_then(|s| s.ports.iter().find(|p| p.number == port))
+            .and_then(|p| p.protocol.as_deref());
+        let protocol = UpstreamProtocol::of(&policy.connection_pool, port_protocol);
         let entry = Arc::new(ClusterEntry {
-            service: PoolLimit::new(balance, breaker.clone()),
+            service: PoolLimit::with_protocol(balance, breaker.clone(), protocol),
             permits: ClusterPermits::new(breaker, budget),
         });
         clusters.insert(key, entry.clone());

@@ -186,9 +186,9 @@ where
     /// whose listener port is not the service's, the service's only port (Istio), else the
     /// listener's.
     fn default_port(&self, host: &str, listener: u16) -> u16 {
-        match (self.scope, self.mesh.service(host)) {
-            (Scope::Gateway { .. }, Some(svc)) if svc.ports.len() == 1 => svc.ports[0].number,
-            _ => listener,
+        match self.scope {
+            Scope::Gateway { port } => self.mesh.gateway_destination_port(host, port),
+            Scope::Sidecar => listener,
         }
     }
 

@@ -1,28 +1,38 @@
 //! `PoolLimit`: Envoy's cluster circuit breakers (spec §3.4) in front of an upstream service.
 //!
-//! `poll_ready` follows Envoy's connection pool: it checks the active-request limit
-//! (`http2MaxRequests`); while the inner service is not ready the caller waits holding a pending
-//! permit (`http1MaxPendingRequests`); once it is ready the caller takes an active-request permit.
+//! `poll_ready` follows Envoy's connection pools. On an HTTP/1 cluster
+//! ([`UpstreamProtocol::Http1`]) a connection carries one request at a time: a request takes
+//! one of `maxConnections` connection slots; when all are busy it waits, FIFO, as a pending
+//! request (`http1MaxPendingRequests`) until one frees up. On an HTTP/2 cluster requests
+//! multiplex: only the active-request limit (`http2MaxRequests`) is checked, and a request
+//! waits as pending only while the inner service is not ready. Either way an admitted request
+//! then takes an active-request permit (`http2MaxRequests` caps both protocols).
 //! When a limit is reached the service becomes ready anyway and `call` answers at once, without
 //! calling the inner service, with what Envoy sends: `503`, `x-envoy-overloaded: true`, and the
 //! [`ResponseFlag::UpstreamOverflow`] (`UO`) and [`Overflow`] extensions. As in Envoy, a request
-//! stays active until its response stream ends: the permit travels in the response body
-//! ([`PermitBody`]) and is released at the end of the body, on a body error, or when the body or
-//! the future is dropped. Connection counting
-//! (`maxConnections`, `maxRequestsPerConnection`) and `maxRetries` are for the connection pool
-//! and the retry layer, through [`CircuitBreaker`] directly.
+//! stays active (and its HTTP/1 connection busy) until its response stream ends: the permits
+//! travel in the response body ([`PermitBody`]) and are released at the end of the body, on a
+//! body error, or when the body or the future is dropped. `maxRequestsPerConnection` and
+//! `maxRetries` are for the connection pool and the retry layer, through [`CircuitBreaker`]
+//! directly.
+
+mod body;
+mod gate;
 
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
 use http::{HeaderValue, Request, Response, StatusCode};
-use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::resilience::pool::{CircuitBreaker, Limit, Overflow, Permit};
+use self::body::Held;
+pub use self::body::PermitBody;
+pub use self::gate::GateClosed;
+use self::gate::{Gate, Slot, Waiter};
+use crate::resilience::pool::{CircuitBreaker, Limit, Overflow, Permit, UpstreamProtocol};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -39,10 +49,12 @@ pub enum ResponseFlag {
     NoHealthyUpstream,
 }
 
-/// Applies [`PoolLimit`] with one cluster's circuit breakers; every service it makes shares them.
+/// Applies [`PoolLimit`] with one cluster's circuit breakers; every service it makes shares them
+/// (and, on an HTTP/1 cluster, one queue for its connections).
 #[derive(Clone, Debug)]
 pub struct PoolLimitLayer {
     breaker: CircuitBreaker,
+    gate: Option<Gate>,
 }
 
 /// The circuit-breaker service. Clones share the limits and start unreserved.
@@ -50,19 +62,27 @@ pub struct PoolLimitLayer {
 pub struct PoolLimit<S> {
     inner: S,
     breaker: CircuitBreaker,
+    /// HTTP/1 clusters: the connection slots, shared by every clone.
+    gate: Option<Gate>,
     reserved: Reserved,
 }
 
 #[derive(Debug)]
 enum Reserved {
     Nothing,
-    /// The request limit had room; waiting for the inner service, as a pending request once
-    /// it said not ready.
+    /// HTTP/1: every connection is busy; queued for the next one as a pending request.
+    Queued {
+        pending: Permit,
+        waiter: Waiter,
+    },
+    /// Waiting for the inner service (as a pending request once it said not ready), holding
+    /// the connection slot on an HTTP/1 cluster.
     Waiting {
         pending: Option<Permit>,
+        connection: Option<Slot>,
     },
     /// The inner service is ready and the request permit is held.
-    Ready(Permit),
+    Ready(Held),
     /// A limit was reached: the next call is answered with 503.
     Overflow(Overflow),
 }
@@ -81,23 +101,12 @@ pin_project! {
         Called {
             #[pin]
             future: F,
-            permit: Option<Permit>,
+            held: Option<Held>,
         },
         Overloaded {
             response: Option<Response<PermitBody<B>>>,
         },
         NotReady,
-    }
-}
-
-pin_project! {
-    /// A response body that keeps its request counted against `http2MaxRequests` until the
-    /// stream ends.
-    #[derive(Debug)]
-    pub struct PermitBody<B> {
-        #[pin]
-        inner: B,
-        permit: Option<Permit>,
     }
 }
 
@@ -121,9 +130,22 @@ impl ResponseFlag {
 // === impl PoolLimitLayer ===
 
 impl PoolLimitLayer {
-    /// A layer over `breaker`.
+    /// A layer over `breaker` for a multiplexing (HTTP/2) upstream: only `http2MaxRequests`
+    /// bounds the requests in flight.
     pub const fn new(breaker: CircuitBreaker) -> Self {
-        PoolLimitLayer { breaker }
+        PoolLimitLayer {
+            breaker,
+            gate: None,
+        }
+    }
+
+    /// A layer over `breaker` for an upstream speaking `protocol`; on HTTP/1 every service it
+    /// makes shares one queue for `maxConnections` connections.
+    pub fn with_protocol(breaker: CircuitBreaker, protocol: UpstreamProtocol) -> Self {
+        PoolLimitLayer {
+            gate: gate_for(&breaker, protocol),
+            breaker,
+        }
     }
 }
 
@@ -131,20 +153,34 @@ impl<S> Layer<S> for PoolLimitLayer {
     type Service = PoolLimit<S>;
 
     fn layer(&self, inner: S) -> PoolLimit<S> {
-        PoolLimit::new(inner, self.breaker.clone())
+        PoolLimit {
+            inner,
+            breaker: self.breaker.clone(),
+            gate: self.gate.clone(),
+            reserved: Reserved::Nothing,
+        }
+    }
+}
+
+fn gate_for(breaker: &CircuitBreaker, protocol: UpstreamProtocol) -> Option<Gate> {
+    match protocol {
+        UpstreamProtocol::Http1 => Some(Gate::new(breaker.max(Limit::Connections))),
+        UpstreamProtocol::Http2 => None,
     }
 }
 
 // === impl PoolLimit ===
 
 impl<S> PoolLimit<S> {
-    /// Wraps `inner` with `breaker`'s limits.
+    /// Wraps a multiplexing (HTTP/2) `inner` with `breaker`'s limits.
     pub fn new(inner: S, breaker: CircuitBreaker) -> Self {
-        PoolLimit {
-            inner,
-            breaker,
-            reserved: Reserved::Nothing,
-        }
+        PoolLimitLayer::new(breaker).layer(inner)
+    }
+
+    /// Wraps `inner`, an upstream speaking `protocol`, with `breaker`'s limits. Clones share
+    /// the HTTP/1 connection queue.
+    pub fn with_protocol(inner: S, breaker: CircuitBreaker, protocol: UpstreamProtocol) -> Self {
+        PoolLimitLayer::with_protocol(breaker, protocol).layer(inner)
     }
 
     /// The circuit breakers in force.
@@ -155,7 +191,12 @@ impl<S> PoolLimit<S> {
 
 impl<S: Clone> Clone for PoolLimit<S> {
     fn clone(&self) -> Self {
-        PoolLimit::new(self.inner.clone(), self.breaker.clone())
+        PoolLimit {
+            inner: self.inner.clone(),
+            breaker: self.breaker.clone(),
+            gate: self.gate.clone(),
+            reserved: Reserved::Nothing,
+        }
     }
 }
 
@@ -169,10 +210,11 @@ where
     type Error = BoxError;
     type Future = ResponseFuture<S::Future, ResB>;
 
-    /// Envoy's connection-pool order: a new stream first checks `max_requests`; without a
-    /// ready connection it waits as a pending request (checked against
-    /// `max_pending_requests`); once a connection is ready it becomes active, checking
-    /// `max_requests` again. A pending request holds no request slot.
+    /// Envoy's connection-pool order. HTTP/1: a free connection slot is taken at once, else
+    /// the request queues as pending (checked against `max_pending_requests`) for the next
+    /// one. HTTP/2: a new stream checks `max_requests`. Without a ready inner service the
+    /// request waits as pending; once it is ready the request becomes active, taking a
+    /// `max_requests` slot. A pending request holds no request slot.
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
         loop {
             match std::mem::replace(&mut self.reserved, Reserved::Nothing) {
@@ -180,17 +222,35 @@ where
                     self.reserved = r;
                     return Poll::Ready(Ok(()));
                 }
-                Reserved::Nothing => {
-                    self.reserved = match self.breaker.check(Limit::Requests) {
-                        Ok(()) => Reserved::Waiting { pending: None },
-                        Err(o) => Reserved::Overflow(o),
-                    };
-                }
-                Reserved::Waiting { pending } => match self.inner.poll_ready(cx) {
+                Reserved::Nothing => self.reserved = self.admit(),
+                Reserved::Queued {
+                    pending,
+                    mut waiter,
+                } => match waiter.poll_slot(cx, &self.breaker) {
+                    Poll::Pending => {
+                        self.reserved = Reserved::Queued { pending, waiter };
+                        return Poll::Pending;
+                    }
+                    Poll::Ready(Ok(Ok(slot))) => {
+                        self.reserved = Reserved::Waiting {
+                            pending: Some(pending),
+                            connection: Some(slot),
+                        };
+                    }
+                    Poll::Ready(Ok(Err(o))) => self.reserved = Reserved::Overflow(o),
+                    Poll::Ready(Err(e)) => return Poll::Ready(Err(e.into())),
+                },
+                Reserved::Waiting {
+                    pending,
+                    connection,
+                } => match self.inner.poll_ready(cx) {
                     Poll::Ready(Ok(())) => {
                         drop(pending);
                         self.reserved = match self.breaker.try_acquire_request() {
-                            Ok(p) => Reserved::Ready(p),
+                            Ok(request) => Reserved::Ready(Held {
+                                _request: request,
+                                _connection: connection,
+                            }),
                             Err(o) => Reserved::Overflow(o),
                         };
                         return Poll::Ready(Ok(()));
@@ -209,6 +269,7 @@ where
                         };
                         self.reserved = Reserved::Waiting {
                             pending: Some(pending),
+                            connection,
                         };
                         return Poll::Pending;
                     }
@@ -219,10 +280,10 @@ where
 
     fn call(&mut self, req: Request<ReqB>) -> Self::Future {
         match std::mem::replace(&mut self.reserved, Reserved::Nothing) {
-            Reserved::Ready(permit) => ResponseFuture {
+            Reserved::Ready(held) => ResponseFuture {
                 state: State::Called {
                     future: self.inner.call(req),
-                    permit: Some(permit),
+                    held: Some(held),
                 },
             },
             Reserved::Overflow(o) => ResponseFuture {
@@ -240,6 +301,35 @@ where
     }
 }
 
+impl<S> PoolLimit<S> {
+    /// A new request's first step: a connection slot or a place in the queue (HTTP/1), a
+    /// check of the request limit (HTTP/2).
+    fn admit(&self) -> Reserved {
+        let Some(gate) = &self.gate else {
+            return match self.breaker.check(Limit::Requests) {
+                Ok(()) => Reserved::Waiting {
+                    pending: None,
+                    connection: None,
+                },
+                Err(o) => Reserved::Overflow(o),
+            };
+        };
+        match gate.try_slot(&self.breaker) {
+            Ok(slot) => Reserved::Waiting {
+                pending: None,
+                connection: Some(slot),
+            },
+            Err(_) => match self.breaker.try_acquire_pending() {
+                Ok(pending) => Reserved::Queued {
+                    pending,
+                    waiter: gate.wait(),
+                },
+                Err(o) => Reserved::Overflow(o),
+            },
+        }
+    }
+}
+
 /// Envoy's local reply for a circuit-breaker overflow.
 pub fn overloaded<B: Default>(o: Overflow) -> Response<B> {
     let mut resp = Response::new(B::default());
@@ -249,64 +339,6 @@ pub fn overloaded<B: Default>(o: Overflow) -> Response<B> {
     resp.extensions_mut().insert(ResponseFlag::UpstreamOverflow);
     resp.extensions_mut().insert(o);
     resp
-}
-
-// === impl PermitBody ===
-
-impl<B> PermitBody<B> {
-    /// A body that holds no permit.
-    pub fn new(inner: B) -> Self {
-        PermitBody {
-            inner,
-            permit: None,
-        }
-    }
-
-    /// The wrapped body (releases the permit).
-    pub fn into_inner(self) -> B {
-        self.inner
-    }
-
-    /// The wrapped body.
-    pub fn get_ref(&self) -> &B {
-        &self.inner
-    }
-
-    /// Whether the request is still counted as active.
-    pub fn holds_permit(&self) -> bool {
-        self.permit.is_some()
-    }
-}
-
-impl<B: Default> Default for PermitBody<B> {
-    fn default() -> Self {
-        PermitBody::new(B::default())
-    }
-}
-
-impl<B: Body> Body for PermitBody<B> {
-    type Data = B::Data;
-    type Error = B::Error;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<B::Data>, B::Error>>> {
-        let this = self.project();
-        let frame = ready!(this.inner.poll_frame(cx));
-        if !matches!(frame, Some(Ok(_))) {
-            drop(this.permit.take());
-        }
-        Poll::Ready(frame)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
-    }
 }
 
 // === impl ResponseFuture ===
@@ -320,10 +352,10 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().state.project() {
-            StateProj::Called { future, permit } => {
+            StateProj::Called { future, held } => {
                 let out = ready!(future.poll(cx)).map_err(Into::into)?;
-                let permit = permit.take();
-                Poll::Ready(Ok(out.map(|inner| PermitBody { inner, permit })))
+                let held = held.take();
+                Poll::Ready(Ok(out.map(|inner| PermitBody::holding(inner, held))))
             }
             StateProj::Overloaded { response } => match response.take() {
                 Some(r) => Poll::Ready(Ok(r)),

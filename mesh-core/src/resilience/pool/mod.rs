@@ -6,6 +6,12 @@
 //! compare-and-swap loop that never overshoots; dropping a permit releases it. Overflow is
 //! reported as [`Overflow`]; the layer turns it into Envoy's immediate 503 with
 //! `x-envoy-overloaded: true` and the `UO` response flag.
+//!
+//! Which limit queues a request depends on the cluster's [`UpstreamProtocol`]: an HTTP/1.1
+//! connection carries one request at a time, so at most `maxConnections` requests are in
+//! flight and the next ones wait as pending (up to `http1MaxPendingRequests`); an HTTP/2
+//! connection multiplexes, so only `http2MaxRequests` caps the requests in flight. Both
+//! protocols count active requests against `http2MaxRequests`.
 
 use std::fmt;
 use std::sync::Arc;
@@ -24,6 +30,18 @@ pub enum Limit {
     Requests,
     /// `http.maxRetries` (`max_retries`).
     Retries,
+}
+
+/// How a cluster talks to its endpoints, which decides how requests queue (Envoy's HTTP/1
+/// and HTTP/2 connection pools).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum UpstreamProtocol {
+    /// HTTP/1.1, Envoy's default: one request per connection at a time, so `maxConnections`
+    /// bounds the requests in flight and the next ones wait as pending requests.
+    #[default]
+    Http1,
+    /// HTTP/2: requests multiplex over the connections; `http2MaxRequests` bounds them.
+    Http2,
 }
 
 /// A limit was reached: the attempt is refused at once (Envoy `UO`, or for retries
@@ -106,6 +124,25 @@ pub enum Reuse {
     /// This was its last request (`maxRequestsPerConnection` reached; `1` disables
     /// keep-alive): close it afterwards.
     Close,
+}
+
+// === impl UpstreamProtocol ===
+
+impl UpstreamProtocol {
+    /// The protocol Istio configures for a cluster: HTTP/2 when the DestinationRule sets
+    /// `h2UpgradePolicy: UPGRADE` or the service port's protocol is `HTTP2` or `GRPC`
+    /// (case-insensitive), else HTTP/1.1. `useClientProtocol` follows each downstream
+    /// request's protocol, which a cluster-wide gate cannot know in advance: it is counted
+    /// as HTTP/1.1, the stricter of the two.
+    pub fn of(settings: &PoolSettings, port_protocol: Option<&str>) -> Self {
+        let h2_port = port_protocol
+            .is_some_and(|p| p.eq_ignore_ascii_case("HTTP2") || p.eq_ignore_ascii_case("GRPC"));
+        if settings.h2_upgrade || (h2_port && !settings.use_client_protocol) {
+            UpstreamProtocol::Http2
+        } else {
+            UpstreamProtocol::Http1
+        }
+    }
 }
 
 // === impl Gauge ===
@@ -206,6 +243,14 @@ impl CircuitBreaker {
             g.overflow.fetch_add(1, Ordering::Relaxed);
             Err(Overflow { limit, max: g.max })
         }
+    }
+
+    /// Counts a refusal of `limit` decided elsewhere (the layer's connection queue found no
+    /// free connection) and returns it as an overflow.
+    pub fn record_overflow(&self, limit: Limit) -> Overflow {
+        let g = self.gauge(limit);
+        g.overflow.fetch_add(1, Ordering::Relaxed);
+        Overflow { limit, max: g.max }
     }
 
     /// An active request (`http2MaxRequests`, HTTP/1 and HTTP/2 alike).

@@ -166,3 +166,30 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn the_upstream_protocol_follows_h2_upgrade_and_the_port_protocol() {
+    use super::UpstreamProtocol::{Http1, Http2};
+    let mut p = DestinationPolicy::defaults().connection_pool;
+    assert_eq!(UpstreamProtocol::of(&p, None), Http1);
+    assert_eq!(UpstreamProtocol::of(&p, Some("HTTP")), Http1);
+    assert_eq!(UpstreamProtocol::of(&p, Some("http2")), Http2);
+    assert_eq!(UpstreamProtocol::of(&p, Some("GRPC")), Http2);
+    assert_eq!(UpstreamProtocol::of(&p, Some("GRPC-Web")), Http1);
+    p.h2_upgrade = true;
+    assert_eq!(UpstreamProtocol::of(&p, Some("HTTP")), Http2);
+    p.h2_upgrade = false;
+    p.use_client_protocol = true;
+    assert_eq!(UpstreamProtocol::of(&p, Some("HTTP2")), Http1);
+}
+
+#[test]
+fn recorded_overflows_are_counted_per_limit() {
+    let cb = CircuitBreaker::unlimited();
+    let o = cb.record_overflow(Limit::Connections);
+    assert_eq!(o.limit, Limit::Connections);
+    assert_eq!(o.max, UNLIMITED);
+    let s = cb.stats();
+    assert_eq!((s.connection_overflow, s.pending_overflow), (1, 0));
+    assert_eq!(s.connections, 0, "nothing was taken");
+}

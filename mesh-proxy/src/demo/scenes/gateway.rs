@@ -29,6 +29,9 @@ pub struct Gateway {
     pub https_ok: u32,
     /// Of those, by myapp-v2.
     pub https_v2: u32,
+    /// Of those, over HTTP/2 (the client offers `h2` and sends `Host`/`:authority` with the
+    /// port, as `curl` does).
+    pub https_h2: u32,
     /// The first TLS or HTTP error, if any.
     pub https_error: Option<String>,
     /// The same with `x-version: v2`: sent, answered by myapp-v2.
@@ -55,18 +58,22 @@ impl Gateway {
             ),
             Check::new(
                 format!("{want} (port 443, x{})", self.https_sent),
-                "TLS with myapp-tls-secret's certificate, routed to myapp",
+                "TLS with myapp-tls-secret's certificate, HTTP/2, routed to myapp",
                 match &self.https_error {
                     Some(e) => format!("{}/{} answered; {e}", self.https_ok, self.https_sent),
                     None => format!(
-                        "{}/{} answered 200 over TLS verified as {EXTERNAL} (v1 {}, v2 {})",
+                        "{}/{} answered 200 over TLS verified as {EXTERNAL}, {} over HTTP/2 \
+                         (v1 {}, v2 {})",
                         self.https_ok,
                         self.https_sent,
+                        self.https_h2,
                         self.https_ok - self.https_v2,
                         self.https_v2
                     ),
                 },
-                self.https_sent > 0 && self.https_ok == self.https_sent,
+                self.https_sent > 0
+                    && self.https_ok == self.https_sent
+                    && self.https_h2 == self.https_ok,
             ),
             Check::new(
                 "same, x-version: v2",
@@ -116,6 +123,7 @@ pub async fn run(world: &World) -> Gateway {
                     } else {
                         *hits += 1;
                         out.https_v2 += u32::from(to_v2);
+                        out.https_h2 += u32::from(a.version == http::Version::HTTP_2);
                     }
                 }
                 Ok(a) => {

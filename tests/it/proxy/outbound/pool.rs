@@ -1,6 +1,8 @@
-//! The shipped `destinationrule-circuit-breaker.yaml` through the outbound path: more
-//! concurrent requests than its limits admit to an upstream that holds them are answered at
-//! once with 503 `UO` and `x-envoy-overloaded` (semantics §3.4); the admitted ones complete.
+//! The shipped `destinationrule-circuit-breaker.yaml` through the outbound path to an HTTP/1.1
+//! upstream that holds every request (semantics §3.4): one request per connection, so
+//! `maxConnections` (50) reach the upstream at once, the next `http1MaxPendingRequests` (100)
+//! wait for a connection, and only the rest are answered at once with 503 `UO` and
+//! `x-envoy-overloaded`; once the upstream lets go, every admitted request completes.
 
 use http::StatusCode;
 use tokio::sync::watch;
@@ -10,7 +12,7 @@ use super::{App, Sidecar};
 use crate::proxy::harness::{Certs, eventually, series_sum};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn requests_beyond_the_circuit_breaker_are_503_uo() {
+async fn http1_requests_beyond_max_connections_wait_and_beyond_pending_are_503_uo() {
     for field in [
         "maxConnections: 50",
         "http1MaxPendingRequests: 100",
@@ -21,10 +23,9 @@ async fn requests_beyond_the_circuit_breaker_are_503_uo() {
             "the example no longer sets {field}"
         );
     }
-    // Whatever the mapping of connections and pending requests, no more than
-    // maxConnections + http1MaxPendingRequests may be in the cluster at once.
-    const ADMITTED_AT_MOST: usize = 50 + 100;
-    const N: usize = 200;
+    const CONNECTIONS: usize = 50;
+    const PENDING: usize = 100;
+    const N: usize = 250;
 
     let certs = Certs::new("out-pool");
     let (open, gate) = watch::channel(false);
@@ -41,47 +42,52 @@ async fn requests_beyond_the_circuit_breaker_are_503_uo() {
         });
     }
     drop(done_tx);
-    // Wait until every request is either held at the upstream or already answered.
+    // The upstream holds every request it gets: 50 arrive, 100 wait in the sidecar, 100 are
+    // refused at once.
+    let refused = N - CONNECTIONS - PENDING;
     let mut answers = Vec::new();
     eventually(|| {
         while let Ok(a) = done_rx.try_recv() {
             answers.push(a);
         }
-        up.hits() + answers.len() == N
+        up.hits() == CONNECTIONS && answers.len() == refused
     })
     .await;
-    let held = up.hits();
     for a in &answers {
-        // Only overflow is answered while the upstream holds every request.
         assert_eq!(a.status, StatusCode::SERVICE_UNAVAILABLE, "{a:?}");
         assert_eq!(a.headers["x-envoy-overloaded"], "true");
     }
-    assert!(held <= ADMITTED_AT_MOST, "{held} requests admitted at once");
-    assert!(held > 0);
-    assert_eq!(held + answers.len(), N);
+    let text = sidecar.metrics.encode();
+    assert_eq!(
+        series_sum(
+            &text,
+            "mesh_upstream_overflow_total",
+            &["limit=\"pending\""]
+        ),
+        refused as u64,
+        "{text}"
+    );
+    assert_eq!(
+        series_sum(&text, "mesh_upstream_overflow_total", &["limit=\"active\""]),
+        0
+    );
 
-    // Open the gate: every admitted request completes normally.
+    // Open the gate: the 50 complete, then the 100 that waited reach the upstream in turn.
     open.send(true).unwrap();
     let mut ok = 0;
     while let Some(a) = done_rx.recv().await {
         assert_eq!((a.status, a.body.as_str()), (StatusCode::OK, "myapp"));
         ok += 1;
     }
-    assert_eq!(ok, held);
-    let refused = answers.len() as u64;
-    assert!(refused >= (N - ADMITTED_AT_MOST) as u64);
+    assert_eq!(ok, CONNECTIONS + PENDING);
+    assert_eq!(up.hits(), CONNECTIONS + PENDING);
     assert_eq!(
         sidecar.requests(&["response_code=\"503\"", "response_flags=\"UO\""]),
-        refused
+        refused as u64
     );
     assert_eq!(
         sidecar.requests(&["response_code=\"200\"", "response_flags=\"-\""]),
-        held as u64
-    );
-    let text = sidecar.metrics.encode();
-    assert_eq!(
-        series_sum(&text, "mesh_upstream_overflow_total", &[]),
-        refused
+        ok as u64
     );
     // A fresh request after the burst is admitted again (permits were released).
     assert_eq!(

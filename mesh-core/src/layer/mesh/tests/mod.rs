@@ -16,7 +16,7 @@ use crate::layer::retry::ReplayBody;
 use crate::layer::timeout::ResponseFlag;
 use crate::model::{Mesh, Workload};
 use crate::resilience::envoy_budget::InvalidEnvoyBudget;
-use crate::resilience::pool::Limit;
+use crate::resilience::pool::{Limit, Overflow};
 
 type Calls = Arc<Mutex<BTreeMap<String, u32>>>;
 type BoxFuture<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send>>;

@@ -148,6 +148,51 @@ async fn pool_overflow_answers_503_uo() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn http1_requests_beyond_max_connections_wait_as_pending() {
+    let policy = "{connectionPool: {tcp: {maxConnections: 2}, http: {http1MaxPendingRequests: 2}}}";
+    let http = r#"
+  - route: [{destination: {host: reviews, subset: v2}}]
+    retries: {attempts: 0}"#;
+    let (svc, calls) = stack(&format!("{}{}", dr(policy), vs(http)), |_| {
+        (200, Some(Duration::from_secs(1)))
+    });
+    let start = tokio::time::Instant::now();
+    let one = || {
+        let svc = svc.clone();
+        async move {
+            let rsp = svc.oneshot(get("/", &[])).await.unwrap();
+            let limit = rsp.extensions().get::<Overflow>().map(|o| o.limit);
+            (rsp.status(), limit, start.elapsed())
+        }
+    };
+    let (a, b, c, d, e, f) = tokio::join!(one(), one(), one(), one(), one(), one());
+    let answers = [a, b, c, d, e, f];
+    let refused: Vec<_> = answers
+        .iter()
+        .filter(|a| a.0 == StatusCode::SERVICE_UNAVAILABLE)
+        .collect();
+    // Two run, two wait for a connection, two are refused as pending overflow.
+    assert_eq!(refused.len(), 2, "{answers:?}");
+    assert!(refused.iter().all(|a| a.1 == Some(Limit::PendingRequests)));
+    let mut done: Vec<_> = answers
+        .iter()
+        .filter(|a| a.0 == StatusCode::OK)
+        .map(|a| a.2)
+        .collect();
+    done.sort();
+    // The queued two reach the upstream only when the first two have finished.
+    assert_eq!(done.len(), 4);
+    assert!(done[1] < Duration::from_secs(2) && done[2] >= Duration::from_secs(2));
+    assert_eq!(count(&calls, "10.0.0.2"), 4);
+    let cluster = svc
+        .cluster("reviews.prod.svc.cluster.local", Some("v2"), 80)
+        .expect("built by the burst");
+    let stats = cluster.breaker().stats();
+    assert_eq!((stats.pending_overflow, stats.request_overflow), (2, 0));
+    assert_eq!((stats.connections, stats.pending), (0, 0));
+}
+
+#[tokio::test(start_paused = true)]
 async fn fault_delay_runs_before_the_router_and_outside_the_route_timeout() {
     let http = r#"
   - route: [{destination: {host: reviews, subset: v2}}]

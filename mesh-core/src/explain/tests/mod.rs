@@ -401,3 +401,5 @@ fn route_alone_equals_the_route_key_of_explain() {
         );
     }
 }
+
+mod gateway;
