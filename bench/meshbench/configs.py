@@ -286,7 +286,8 @@ def _tls_certs(certs, name):
             "certificate_chain": {"filename": f"{certs}/{name}.pem"},
             "private_key": {"filename": f"{certs}/{name}.key"},
         }],
-        "tls_params": {"tls_minimum_protocol_version": "TLSv1_3"},
+        "tls_params": {"tls_minimum_protocol_version": "TLSv1_3",
+                       "tls_maximum_protocol_version": "TLSv1_3"},
     }
 
 

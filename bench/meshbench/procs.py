@@ -98,7 +98,7 @@ class Proc:
 
     def memory(self):
         """RSS and PSS of the tree in KiB, and how many processes it has."""
-        rss = pss = 0
+        rss = pss = anon = 0
         tree = self.tree()
         for pid in tree:
             try:
@@ -108,9 +108,13 @@ class Proc:
                             rss += int(line.split()[1])
                         elif line.startswith("Pss:"):
                             pss += int(line.split()[1])
+                with open(f"/proc/{pid}/status") as f:
+                    for line in f:
+                        if line.startswith("RssAnon:"):
+                            anon += int(line.split()[1])
             except OSError:
                 continue
-        return {"rss_kib": rss, "pss_kib": pss, "processes": len(tree)}
+        return {"rss_kib": rss, "pss_kib": pss, "anon_kib": anon, "processes": len(tree)}
 
     def stop(self):
         if self.popen.poll() is None:

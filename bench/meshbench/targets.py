@@ -19,12 +19,14 @@ class Target:
         return sum(p.cpu_seconds() for p in self.procs)
 
     def memory(self):
-        """KiB: RSS for a single process, PSS summed over the tree for multi-process peers."""
+        """KiB: RSS of a single-process proxy, PSS summed over the tree of a multi-process one
+        (nginx's master and workers); a pair of proxies adds up each one's figure."""
         mems = [p.memory() for p in self.procs]
-        multi = sum(m["processes"] for m in mems) > 1
+        multi = any(m["processes"] > 1 for m in mems)
         key = "pss_kib" if multi else "rss_kib"
         return {"kib": sum(m[key] for m in mems), "measure": "PSS" if multi else "RSS",
-                "rss_kib": sum(m["rss_kib"] for m in mems)}
+                "rss_kib": sum(m["rss_kib"] for m in mems),
+                "anon_kib": sum(m["anon_kib"] for m in mems)}
 
 
 class Env:
