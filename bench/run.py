@@ -121,6 +121,18 @@ def phase_mtls(env, up, s, out):
             env.procs.stop(p)
 
 
+def write(out, args):
+    os.makedirs(args.out, exist_ok=True)
+    rep = report.build(out)
+    with open(os.path.join(args.out, "latest.json"), "w") as f:
+        json.dump(rep["json"], f, indent=1)
+    with open(os.path.join(args.out, "latest.md"), "w") as f:
+        f.write(rep["md"])
+    if not args.quick and not args.no_docs:
+        report.into_docs(os.path.join(ROOT, "docs", "benchmarks.md"), rep["md"])
+    return rep
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="1 round, 2 s measure: a smoke run")
@@ -155,8 +167,14 @@ def main():
                 phase_mtls(env, up, s, out)
         out["load_after"] = peers.loadavg()
         out["load_elapsed_s"] = round(time.monotonic() - started)
+        out["elapsed_s"] = out["load_elapsed_s"]
+        write(out, args)  # the load figures are kept even if the microbenchmarks fail
         if not args.no_micro and not args.quick:
-            micro.run(ROOT)
+            try:
+                micro.run(ROOT)
+            except RuntimeError as e:
+                out["micro_error"] = str(e)
+                print(f"bench: {e}", file=sys.stderr)
         out["micro"] = micro.collect(ROOT)
     except KeyboardInterrupt:
         print("bench: interrupted; every process was stopped", file=sys.stderr)
@@ -164,14 +182,7 @@ def main():
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     out["elapsed_s"] = round(time.monotonic() - started)
-    os.makedirs(args.out, exist_ok=True)
-    rep = report.build(out)
-    with open(os.path.join(args.out, "latest.json"), "w") as f:
-        json.dump(rep["json"], f, indent=1)
-    with open(os.path.join(args.out, "latest.md"), "w") as f:
-        f.write(rep["md"])
-    if not args.quick and not args.no_docs:
-        report.into_docs(os.path.join(ROOT, "docs", "benchmarks.md"), rep["md"])
+    rep = write(out, args)
     print(rep["md"])
     print(f"bench: done in {out['elapsed_s']} s; {args.out}/latest.md", flush=True)
     return 0
