@@ -9,8 +9,47 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
+/**
+ * One outbound request: answered locally (`response`), or attempts to send to `url` and
+ * report with `finish`.
+ */
+export declare class Call {
+  /** The local answer when nothing is to be sent, else `null`. */
+  get response(): MeshResponse | null
+  /** Milliseconds to wait first (a fault delay), or `null`. */
+  get delayMs(): number | null
+  /** The attempt's URL: the endpoint's address and the rewritten path. */
+  get url(): string
+  /** The method. */
+  get method(): string
+  /** Headers to send as `[name, value]` pairs; `host` (the rewritten authority) first. */
+  get headers(): Array<Array<string>>
+  /** The endpoint of the attempt. */
+  get endpoint(): Endpoint
+  /** The route timeout in milliseconds, or `null`. */
+  get timeoutMs(): number | null
+  /** Retries made so far. */
+  get retries(): number
+  /** The deadline of the attempt starting now, or `null`. */
+  attemptTimeout(): AttemptTimeout | null
+  /**
+   * Reports the attempt: a `status` (with `grpcStatus`), or an `error` kind
+   * (`connect-failure`, `reset`, `refused-stream`, `timeout`).
+   */
+  finish(status?: number | undefined | null, error?: string | undefined | null, grpcStatus?: number | undefined | null): Finished
+  /** The route timeout fired: the 504 `upstream request timeout` answer (flag `UT`). */
+  timedOut(): MeshResponse
+  /** The response headers after the route's and destination's header operations. */
+  editResponse(headers: Array<Array<string>>): Array<Array<string>>
+}
+
 /** An immutable, validated mesh snapshot. */
 export declare class Mesh {
+  /**
+   * The outbound client of `workload` (`NS/NAME`) with `labels`, built once per mesh and
+   * shared: balancers, outlier detectors and budgets see every call.
+   */
+  client(workload: string, labels?: Record<string, string> | undefined | null): OutboundClient
   /**
    * Builds a mesh from YAML text (one or more documents); `file` names it in diagnostics.
    * Throws an `Error` whose `diagnostics` lists every finding.
@@ -33,6 +72,19 @@ export declare class Mesh {
    * audit, dry_run. Policies are compiled once, when the mesh is built.
    */
   authorize(request: Request): Record<string, any>
+}
+
+/**
+ * The outbound side of one client workload (`Mesh.client`): routing, weighted splits,
+ * faults, timeouts, retries within budget and outlier ejection over the registry's
+ * endpoints, decided in Rust; the host's HTTP client sends.
+ */
+export declare class OutboundClient {
+  /**
+   * Routes one request (`url` absolute, `headers` as `[name, value]` pairs, `bodyLen` the
+   * body's length when held in memory; `null` for a stream, which is never retried).
+   */
+  begin(method: string, url: string, headers: Array<Array<string>>, bodyLen?: number | undefined | null): Call
 }
 
 /** Envoy's consecutive-error outlier detector over named hosts. */
@@ -62,6 +114,17 @@ export declare class RetryBudget {
   advance(seconds: number): void
 }
 
+/** How long the attempt starting now may take. */
+export interface AttemptTimeout {
+  /** Milliseconds left. */
+  ms: number
+  /**
+   * Its expiry is the route timeout (call `timedOut()`), not the per-try one (report
+   * `timeout`).
+   */
+  route: boolean
+}
+
 /** One finding about the resources. (Declared for `index.d.ts`; values come from serde.) */
 export interface Diagnostic {
   /** `error` or `warning`. */
@@ -78,6 +141,43 @@ export interface Diagnostic {
   path: string
   /** What is wrong and what to do. */
   message: string
+}
+
+/** The endpoint of an attempt. */
+export interface Endpoint {
+  /** Service FQDN. */
+  host: string
+  /** DestinationRule subset. */
+  subset?: string
+  /** IP or hostname. */
+  address: string
+  /** Port. */
+  port: number
+}
+
+/** What to do after an attempt. */
+export interface Finished {
+  /**
+   * `done` (return the response), `retry` (wait `delayMs`, send to the new `url`) or
+   * `respond` (answer `response`).
+   */
+  action: 'done' | 'retry' | 'respond'
+  /** The backoff of a retry. */
+  delayMs?: number
+  /** The answer of `respond`. */
+  response?: MeshResponse
+}
+
+/** An answer the mesh gives itself. */
+export interface MeshResponse {
+  /** HTTP status. */
+  status: number
+  /** `[name, value]` pairs. */
+  headers: Array<Array<string>>
+  /** The body. */
+  body: Buffer
+  /** Envoy's response flag (`NR`, `NC`, `UH`, `UO`, `UT`, `UF`, `UR`, `FI`). */
+  flag?: string
 }
 
 /**

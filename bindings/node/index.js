@@ -835,6 +835,8 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
+module.exports.Call = nativeBinding.Call
 module.exports.Mesh = nativeBinding.Mesh
+module.exports.OutboundClient = nativeBinding.OutboundClient
 module.exports.OutlierDetector = nativeBinding.OutlierDetector
 module.exports.RetryBudget = nativeBinding.RetryBudget

@@ -2,7 +2,8 @@
 //! <= 1.5 us and <= 5 heap allocations per request): sidecar routing, the 90/10 weighted pick,
 //! Istio default retries with an Envoy retry budget, circuit breakers, and round-robin balancing
 //! with outlier detection over two endpoints. Heap allocations per request are counted with an
-//! instrumented global allocator and printed before the timings.
+//! instrumented global allocator and printed before the timings. The same routes bound to an
+//! ingress Gateway are measured through [`MeshLayer::try_gateway`].
 
 use std::alloc::System;
 use std::convert::Infallible;
@@ -63,6 +64,28 @@ spec:
   - route:
     - {destination: {host: reviews, subset: v1}, weight: 90}
     - {destination: {host: reviews, subset: v2}, weight: 10}
+---
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: public, namespace: prod}
+spec:
+  selector: {istio: ingressgateway}
+  servers:
+  - port: {number: 80, name: http, protocol: HTTP}
+    hosts: [reviews.example.com]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: reviews-edge, namespace: prod}
+spec:
+  hosts: [reviews.example.com]
+  gateways: [public]
+  http:
+  - match: [{headers: {x-version: {exact: v2}}}]
+    route: [{destination: {host: reviews, subset: v2}}]
+  - route:
+    - {destination: {host: reviews, subset: v1}, weight: 90}
+    - {destination: {host: reviews, subset: v2}, weight: 10}
 "#;
 
 /// An endpoint that answers 200 at once.
@@ -85,28 +108,34 @@ impl Service<Request<ReplayBody<Full<Bytes>>>> for Echo {
 
 type Stack = MeshService<fn(&EndpointAddr) -> Echo>;
 
-fn stack() -> Stack {
+fn stack(gateway: bool) -> Stack {
     let (mesh, _) = Mesh::from_yaml("bench.yaml", YAML).expect("valid bench mesh");
+    let mesh = Arc::new(mesh);
     let client = Workload {
         namespace: "prod".into(),
         name: "client".into(),
         labels: [("app".to_owned(), "client".to_owned())].into(),
     };
     let connect: fn(&EndpointAddr) -> Echo = |_| Echo;
-    MeshLayer::try_new(Arc::new(mesh), client)
+    let layer = if gateway {
+        MeshLayer::try_gateway(mesh, "prod/public", 80)
+    } else {
+        MeshLayer::try_new(mesh, client)
+    };
+    layer
         .expect("enforceable policies")
         .with_seed(1)
         .layer(connect)
 }
 
-fn request() -> Request<Full<Bytes>> {
+fn request(uri: &'static str) -> Request<Full<Bytes>> {
     let mut req = Request::new(Full::default());
-    *req.uri_mut() = Uri::from_static("http://reviews/api/v1/products");
+    *req.uri_mut() = Uri::from_static(uri);
     req
 }
 
-fn one(rt: &tokio::runtime::Runtime, svc: &mut Stack) -> u16 {
-    let rsp = rt.block_on(svc.call(request())).expect("served");
+fn one(rt: &tokio::runtime::Runtime, svc: &mut Stack, uri: &'static str) -> u16 {
+    let rsp = rt.block_on(svc.call(request(uri))).expect("served");
     rsp.status().as_u16()
 }
 
@@ -115,25 +144,46 @@ fn whole_stack(c: &mut Criterion) {
         .enable_time()
         .build()
         .expect("runtime");
-    let mut svc = stack();
-    assert_eq!(one(&rt, &mut svc), 200, "warm-up builds the clusters");
+    for (name, gateway, uri) in [
+        (
+            "stack/request_90_10_budget_outlier",
+            false,
+            "http://reviews/api/v1/products",
+        ),
+        (
+            "stack/gateway_request_90_10_budget_outlier",
+            true,
+            "http://reviews.example.com/api/v1/products",
+        ),
+    ] {
+        measure(c, &rt, name, gateway, uri);
+    }
+}
+
+fn measure(
+    c: &mut Criterion,
+    rt: &tokio::runtime::Runtime,
+    name: &str,
+    gateway: bool,
+    uri: &'static str,
+) {
+    let mut svc = stack(gateway);
+    assert_eq!(one(rt, &mut svc, uri), 200, "warm-up builds the clusters");
 
     const N: usize = 10_000;
     let region = Region::new(GLOBAL);
     for _ in 0..N {
-        black_box(one(&rt, &mut svc));
+        black_box(one(rt, &mut svc, uri));
     }
     let stats = region.change();
     println!(
-        "stack/request: {:.2} heap allocations and {:.0} bytes per request ({} requests)",
+        "{name}: {:.2} heap allocations and {:.0} bytes per request ({} requests)",
         stats.allocations as f64 / N as f64,
         stats.bytes_allocated as f64 / N as f64,
         N
     );
 
-    c.bench_function("stack/request_90_10_budget_outlier", |b| {
-        b.iter(|| black_box(one(&rt, &mut svc)))
-    });
+    c.bench_function(name, |b| b.iter(|| black_box(one(rt, &mut svc, uri))));
 }
 
 criterion_group!(benches, whole_stack);

@@ -7,6 +7,7 @@
 #![deny(rust_2018_idioms)]
 #![warn(missing_docs)]
 
+pub mod client;
 pub mod clock;
 pub mod diag;
 pub mod explain;

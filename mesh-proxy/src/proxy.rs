@@ -14,6 +14,7 @@ use tokio::sync::watch;
 use crate::admin::{self, AdminState};
 use crate::bootstrap::Bootstrap;
 use crate::drain::DrainController;
+use crate::gateway::{GatewayListener, GatewayPort, InvalidGateway};
 use crate::inbound::accept::{self, Limits, Serving};
 use crate::inbound::{Inbound, InvalidInbound};
 use crate::metrics::Metrics;
@@ -34,8 +35,8 @@ pub struct ProxyConfig {
     pub drain_timeout: Duration,
     /// Where `mesh` came from; when set, it is watched and reloaded on change.
     pub source: Option<ConfigSource>,
-    /// Seeds the outbound weighted picks and balancer choices (reproducible tests); entropy
-    /// when unset.
+    /// Seeds the outbound and gateway weighted picks and balancer choices (reproducible
+    /// tests); entropy when unset.
     pub outbound_seed: Option<u64>,
 }
 
@@ -48,6 +49,8 @@ pub struct Listeners {
     pub admin: Option<TcpListener>,
     /// Outbound (from local applications), when wanted.
     pub outbound: Option<TcpListener>,
+    /// One per (Gateway, server port) this proxy serves; empty for a sidecar.
+    pub gateways: Vec<GatewayListener>,
 }
 
 /// Why the proxy could not start. It never starts half-configured.
@@ -62,18 +65,22 @@ pub enum RunError {
     /// The snapshot cannot be served outbound.
     #[error(transparent)]
     Outbound(#[from] InvalidOutbound),
+    /// A gateway listener or a bootstrap `gateways` entry names no Gateway server, or the
+    /// snapshot cannot serve it.
+    #[error(transparent)]
+    Gateway(#[from] InvalidGateway),
     /// The bootstrap's workload identity is invalid.
     #[error("the bootstrap workload does not make a SPIFFE ID")]
     Identity,
 }
 
 impl ProxyConfig {
-    /// A config with default limits and a 10 s drain.
+    /// A config with the bootstrap's limits (defaults where it sets none) and a 10 s drain.
     pub fn new(mesh: Mesh, bootstrap: Bootstrap) -> Self {
         ProxyConfig {
             mesh,
+            limits: Limits::from_bootstrap(&bootstrap),
             bootstrap,
-            limits: Limits::default(),
             drain_timeout: Duration::from_secs(10),
             source: None,
             outbound_seed: None,
@@ -147,6 +154,34 @@ pub async fn run_with(
         )?))),
         None => None,
     };
+    // Fail closed: every bootstrap `gateways` entry and every gateway listener must name a
+    // Gateway server of the snapshot.
+    let mut wanted: Vec<(String, u16)> = Vec::new();
+    let from_bootstrap = cfg
+        .bootstrap
+        .gateways
+        .iter()
+        .flat_map(|g| g.ports.keys().map(|p| (g.gateway.clone(), *p)));
+    let from_listeners = listeners
+        .gateways
+        .iter()
+        .map(|l| (l.gateway.clone(), l.port));
+    for key in from_bootstrap.chain(from_listeners) {
+        if !wanted.contains(&key) {
+            wanted.push(key);
+        }
+    }
+    let ns = cfg.bootstrap.workload.namespace.clone();
+    let built =
+        crate::gateway::build_all(&mesh, &wanted, &identity, &ns, &metrics, cfg.outbound_seed)?;
+    let mut gateways = crate::gateway::Slots::new();
+    for port in built {
+        for line in port.unserved() {
+            tracing::error!("{line}");
+        }
+        let key = (port.gateway.clone(), port.port);
+        gateways.insert(key, Arc::new(ArcSwap::from_pointee(port)));
+    }
     let state = Arc::new(AdminState {
         metrics: metrics.clone(),
         config_dump: ArcSwap::from_pointee(config_dump(&cfg.bootstrap, &mesh, &inbound)),
@@ -177,6 +212,7 @@ pub async fn run_with(
             identity: identity.clone(),
             outbound: outbound.clone(),
             outbound_seed: cfg.outbound_seed,
+            gateways: gateways.clone(),
         };
         tokio::spawn(async move {
             let apply = move |result| reloader.apply(result);
@@ -200,14 +236,24 @@ pub async fn run_with(
     );
     let outbound_done = async {
         if let (Some(l), Some(o)) = (listeners.outbound, outbound) {
-            crate::outbound::serve::serve(l, o, cfg.limits, &graceful, stopped(shutdown_rx)).await;
+            let done = stopped(shutdown_rx.clone());
+            crate::outbound::serve::serve(l, o, cfg.limits, &graceful, done).await;
         }
     };
+    let gateways_done = futures_join_all(listeners.gateways.into_iter().filter_map(|l| {
+        let slot = gateways.get(&(l.gateway.clone(), l.port))?.clone();
+        let done = stopped(shutdown_rx.clone());
+        let graceful = &graceful;
+        let limits = cfg.limits;
+        Some(async move {
+            crate::gateway::serve::serve(l.listener, slot, limits, graceful, done).await;
+        })
+    }));
     let signal = async {
         shutdown.await;
         let _ = shutdown_tx.send(true);
     };
-    tokio::join!(signal, inbound_done, outbound_done);
+    tokio::join!(signal, inbound_done, outbound_done, gateways_done);
     // Drain: no new connections; in-flight requests finish, connections get GOAWAY/close.
     state.ready.store(false, Ordering::Release);
     tracing::info!("draining");
@@ -235,6 +281,7 @@ struct Reloader {
     identity: Arc<Identity>,
     outbound: Option<Arc<ArcSwap<Outbound>>>,
     outbound_seed: Option<u64>,
+    gateways: crate::gateway::Slots,
 }
 
 impl Reloader {
@@ -282,6 +329,25 @@ impl Reloader {
                 return;
             }
         };
+        let mut gateways = Vec::with_capacity(self.gateways.len());
+        for ((gateway, port), slot) in &self.gateways {
+            match GatewayPort::from_mesh(
+                mesh.clone(),
+                gateway,
+                *port,
+                &self.identity,
+                &self.bootstrap.workload.namespace,
+                metrics.clone(),
+                self.outbound_seed,
+            ) {
+                Ok(new) => gateways.push((slot, new)),
+                Err(e) => {
+                    tracing::error!(error = %e, "configuration change rejected");
+                    metrics.reloaded("rejected");
+                    return;
+                }
+            }
+        }
         match inbound {
             Ok((inbound, problems)) => {
                 for p in &problems {
@@ -297,6 +363,12 @@ impl Reloader {
                 if let (Some(slot), Some(new)) = (&self.outbound, outbound) {
                     slot.store(Arc::new(new));
                 }
+                for (slot, new) in gateways {
+                    for line in new.unserved() {
+                        tracing::error!("{line}");
+                    }
+                    slot.store(Arc::new(new));
+                }
                 tracing::info!("configuration reloaded");
                 metrics.reloaded("applied");
             }
@@ -306,4 +378,18 @@ impl Reloader {
             }
         }
     }
+}
+
+/// Runs every future to completion, concurrently on this task.
+async fn futures_join_all<F: std::future::Future<Output = ()>>(futures: impl Iterator<Item = F>) {
+    let mut set: Vec<std::pin::Pin<Box<F>>> = futures.map(Box::pin).collect();
+    std::future::poll_fn(|cx| {
+        set.retain_mut(|f| f.as_mut().poll(cx).is_pending());
+        if set.is_empty() {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
+    })
+    .await;
 }

@@ -502,3 +502,37 @@ fn run_serves_until_sigterm() {
     assert!(rest.contains("draining"), "{rest}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn demo_runs_the_mesh_and_exits_0_with_the_report() {
+    let o = bin()
+        .args(["demo", "--duration", "3s", "--seed", "5"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", text(&o));
+    for heading in [
+        "1. Routing: header route and 90/10 canary",
+        "2. Authorization and mTLS",
+        "3. Fault injection",
+        "4. Mirroring",
+        "5. Resilience",
+        "6. Linkerd ServiceProfile and SMI TrafficSplit",
+        "7. Ingress gateway",
+        "Hot reload",
+        "All observations match the policy.",
+    ] {
+        assert!(stdout.contains(heading), "{heading} missing:\n{}", text(&o));
+    }
+    // stderr is not a terminal here: one progress line per scene, no bar.
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.contains("mesh-proxy demo: scene 1"), "{stderr}");
+    assert!(!stderr.contains('\r'), "{stderr}");
+}
+
+#[test]
+fn demo_rejects_a_duration_under_a_second() {
+    let o = bin().args(["demo", "--duration", "10ms"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("at least 1s"), "{}", text(&o));
+}

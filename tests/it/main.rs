@@ -1,5 +1,6 @@
 //! End-to-end tests across crates, compiled as one binary.
 
+mod demo;
 mod examples;
 mod in_process_client;
 #[allow(dead_code)]

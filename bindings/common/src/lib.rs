@@ -8,17 +8,24 @@
 #![deny(rust_2018_idioms)]
 #![warn(missing_docs)]
 
+mod outbound;
 mod request;
 mod resilience;
 #[cfg(test)]
 mod tests;
 
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
+use std::sync::{Arc, PoisonError, RwLock};
 
 use mesh_core::explain::{AuthzView, ExplainError, Explanation, RouteView};
+use mesh_core::route::VirtualHosts;
 use mesh_core::security::authz::AuthzPolicies;
 use mesh_core::{Diagnostic, InvalidConfig, LoadOptions, Loaded, Mesh, MeshConfig};
 
+pub use self::outbound::{
+    After, AttemptTimeout, Clients, OutboundCall, OutboundError, Step, begin, outcome,
+};
 pub use self::request::{Headers, RequestSpec};
 pub use self::resilience::{Budget, Detector, InvalidSettings, OutlierSpec};
 
@@ -85,4 +92,55 @@ pub fn authorize(
 /// resource, path, message).
 pub fn diagnostics_json(diags: &[Diagnostic]) -> String {
     serde_json::to_string(diags).unwrap_or_else(|_| "[]".to_owned())
+}
+
+/// The sidecar virtual hosts of the workloads a binding's `route` has seen, built once per
+/// (workload, labels) and kept beside the mesh (building them is most of a native `route`).
+/// At most [`Sidecars::CAPACITY`] workloads are kept; others are built per call.
+#[derive(Debug, Default)]
+pub struct Sidecars {
+    map: RwLock<HashMap<String, Vec<SidecarEntry>>>,
+}
+
+type SidecarEntry = (BTreeMap<String, String>, Arc<VirtualHosts>);
+
+impl Sidecars {
+    /// How many (workload, labels) pairs are kept.
+    pub const CAPACITY: usize = 1024;
+
+    fn get(&self, mesh: &Mesh, spec: &RequestSpec) -> Option<Arc<VirtualHosts>> {
+        if spec.gateway.is_some() {
+            return None;
+        }
+        let read = self.map.read().unwrap_or_else(PoisonError::into_inner);
+        if let Some(v) = read.get(&spec.workload)
+            && let Some((_, vhosts)) = v.iter().find(|(l, _)| *l == spec.labels)
+        {
+            return Some(vhosts.clone());
+        }
+        let size: usize = read.values().map(Vec::len).sum();
+        drop(read);
+        if size >= Self::CAPACITY {
+            return None;
+        }
+        let w = request::workload(&spec.workload, &spec.labels).ok()?;
+        let vhosts = Arc::new(mesh.sidecar_routes(&w));
+        let mut write = self.map.write().unwrap_or_else(PoisonError::into_inner);
+        write
+            .entry(spec.workload.clone())
+            .or_default()
+            .push((spec.labels.clone(), vhosts.clone()));
+        Some(vhosts)
+    }
+}
+
+/// [`route`] with the sidecar's virtual hosts from `sidecars` (the same decision).
+pub fn route_cached(
+    mesh: &Mesh,
+    sidecars: &Sidecars,
+    spec: &RequestSpec,
+) -> Result<RouteView, RequestError> {
+    let req = spec.to_explain_request()?;
+    let vhosts = sidecars.get(mesh, spec);
+    mesh_core::explain::route_with(mesh, vhosts.as_deref(), &req).map_err(RequestError::from)
 }

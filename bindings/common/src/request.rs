@@ -60,7 +60,10 @@ pub struct RequestSpec {
 }
 
 /// `NS/NAME` with labels as a workload.
-fn workload(name: &str, labels: &BTreeMap<String, String>) -> Result<Workload, RequestError> {
+pub(crate) fn workload(
+    name: &str,
+    labels: &BTreeMap<String, String>,
+) -> Result<Workload, RequestError> {
     match name.split_once('/') {
         Some((ns, n)) if !ns.is_empty() && !n.is_empty() && !n.contains('/') => Ok(Workload {
             namespace: ns.to_owned(),

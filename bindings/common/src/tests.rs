@@ -230,3 +230,145 @@ fn detector_ejects_after_five_503s_and_returns_after_base_time() {
     );
     assert!(OutlierSpec::from_json(r#"{"hosts": [], "interval": 5}"#).is_err());
 }
+
+#[test]
+fn cached_sidecar_routes_decide_as_uncached_ones() {
+    let m = myapp();
+    let sidecars = Sidecars::default();
+    for (url, headers) in [
+        ("http://myapp/anything", r#"{"x-version": "v2"}"#),
+        ("http://myapp/api/x", "{}"),
+        ("http://myapp/orders", "{}"),
+    ] {
+        for seed in 0..20 {
+            let req = spec(&format!(
+                r#"{{"url": "{url}", "headers": {headers}, "workload": "production/frontend",
+                    "labels": {{"app": "frontend"}}, "seed": {seed}}}"#
+            ));
+            assert_eq!(route_cached(&m, &sidecars, &req), route(&m, &req));
+        }
+    }
+    // A workload that is not NS/NAME fails the same way.
+    let bad = spec(r#"{"url": "http://myapp/", "workload": "frontend"}"#);
+    assert_eq!(route_cached(&m, &sidecars, &bad), route(&m, &bad));
+}
+
+// --- outbound ---
+
+const OUTBOUND: &str = r#"
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: reviews, namespace: shop}
+spec:
+  hosts: [reviews.shop.svc.cluster.local]
+  location: MESH_INTERNAL
+  resolution: STATIC
+  ports: [{number: 80, name: http, protocol: HTTP}]
+  endpoints:
+  - {address: 127.0.0.1, ports: {http: 8081}}
+  - {address: "::1", ports: {http: 8082}}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: reviews, namespace: shop}
+spec:
+  hosts: [reviews.shop.svc.cluster.local]
+  http:
+  - match: [{uri: {prefix: /api}}]
+    rewrite: {uri: /v1, authority: reviews.internal}
+    headers: {request: {set: {x-mesh: "1"}}, response: {remove: [server]}}
+    retries: {attempts: 1, retryOn: "5xx"}
+    route: [{destination: {host: reviews.shop.svc.cluster.local}}]
+"#;
+
+fn outbound_call(clients: &Clients) -> OutboundCall {
+    let client = clients.get("shop/web", &Default::default()).unwrap();
+    let headers = [("accept".to_owned(), "*/*".to_owned())];
+    match begin(
+        &client,
+        "GET",
+        "http://reviews.shop.svc.cluster.local/api/x?q=1",
+        &headers,
+        Some(0),
+    )
+    .unwrap()
+    {
+        Step::Send(call) => call,
+        Step::Respond { response, .. } => panic!("answered locally: {response:?}"),
+    }
+}
+
+#[test]
+fn outbound_attempts_go_to_the_endpoint_with_the_rewritten_target() {
+    let (mesh, _) = mesh_from_yaml(OUTBOUND, "outbound.yaml").unwrap();
+    let clients = Clients::new(std::sync::Arc::new(mesh), 1);
+    let mut call = outbound_call(&clients);
+    let first = call.url().to_owned();
+    assert!(
+        first == "http://127.0.0.1:8081/v1/x?q=1" || first == "http://[::1]:8082/v1/x?q=1",
+        "{first}"
+    );
+    let headers = call.headers().to_vec();
+    assert_eq!(
+        headers[0],
+        ("host".to_owned(), "reviews.internal".to_owned())
+    );
+    assert!(headers.contains(&("x-mesh".to_owned(), "1".to_owned())));
+    assert!(headers.contains(&("accept".to_owned(), "*/*".to_owned())));
+    // A 503 is retried (once) on the other endpoint: the URL follows it.
+    assert!(matches!(
+        call.finish(Some(503), None, None),
+        Ok(After::Retry(_))
+    ));
+    assert_ne!(call.url(), first);
+    assert_eq!(call.finish(Some(200), None, None), Ok(After::Done));
+    let edited = call.edit_response(&[
+        ("server".to_owned(), "x".to_owned()),
+        ("content-type".to_owned(), "text/plain".to_owned()),
+    ]);
+    assert_eq!(
+        edited,
+        vec![("content-type".to_owned(), "text/plain".to_owned())]
+    );
+}
+
+#[test]
+fn outbound_bad_values_are_typed_errors() {
+    let (mesh, _) = mesh_from_yaml(OUTBOUND, "outbound.yaml").unwrap();
+    let clients = Clients::new(std::sync::Arc::new(mesh), 1);
+    assert_eq!(
+        clients.get("web", &Default::default()).unwrap_err(),
+        OutboundError::Workload("web".into())
+    );
+    let client = clients.get("shop/web", &Default::default()).unwrap();
+    let err = |method: &str, url: &str, h: &[(String, String)]| {
+        begin(&client, method, url, h, None).unwrap_err()
+    };
+    assert!(matches!(
+        err("G T", "http://a/", &[]),
+        OutboundError::Method(_)
+    ));
+    assert!(matches!(
+        err("GET", "/relative", &[]),
+        OutboundError::Url(_)
+    ));
+    assert!(matches!(err("GET", "ftp://a/", &[]), OutboundError::Url(_)));
+    let bad = [("bad header".to_owned(), "v".to_owned())];
+    assert!(matches!(
+        err("GET", "http://a/", &bad),
+        OutboundError::Header(_)
+    ));
+    let mut call = outbound_call(&clients);
+    assert!(matches!(
+        call.finish(None, None, Some("boom")),
+        Err(OutboundError::Outcome(_))
+    ));
+    assert!(matches!(
+        call.finish(Some(700), None, None),
+        Err(OutboundError::Outcome(_))
+    ));
+    assert_eq!(
+        outcome(None, None, Some("connect-failure")),
+        Ok(mesh_core::resilience::Outcome::ConnectFailure)
+    );
+}

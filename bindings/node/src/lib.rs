@@ -5,7 +5,11 @@
 #![deny(rust_2018_idioms)]
 #![warn(missing_docs)]
 
-use mesh_bindings::{InvalidSettings, OutlierSpec, RequestSpec};
+mod outbound;
+
+use std::sync::Arc;
+
+use mesh_bindings::{Clients, InvalidSettings, OutlierSpec, RequestSpec};
 use mesh_core::security::authz::AuthzPolicies;
 use mesh_core::{Diagnostic, InvalidConfig};
 use napi::bindgen_prelude::*;
@@ -14,10 +18,14 @@ use napi_derive::napi;
 /// An immutable, validated mesh snapshot.
 #[napi]
 pub struct Mesh {
-    mesh: mesh_core::Mesh,
+    mesh: Arc<mesh_core::Mesh>,
     /// Compiled once, beside the mesh, for `authorize`.
     authz: AuthzPolicies,
     warnings: Vec<Diagnostic>,
+    /// The outbound clients, one per (workload, labels), shared by every `client()` handle.
+    clients: Clients,
+    /// Sidecar virtual hosts per (workload, labels), for `route`.
+    sidecars: mesh_bindings::Sidecars,
 }
 
 /// A Linkerd retry budget on its own: `deposit()` per request, `withdraw()` per retry.
@@ -102,7 +110,8 @@ impl Mesh {
     )]
     pub fn route<'e>(&self, env: &'e Env, request: Unknown<'_>) -> Result<Unknown<'e>> {
         let spec = spec(env, request)?;
-        let out = mesh_bindings::route(&self.mesh, &spec).map_err(invalid_request)?;
+        let out = mesh_bindings::route_cached(&self.mesh, &self.sidecars, &spec)
+            .map_err(invalid_request)?;
         to_js(env, &out)
     }
 
@@ -119,6 +128,14 @@ impl Mesh {
             mesh_bindings::authorize(&self.mesh, &self.authz, &spec).map_err(invalid_request)?;
         to_js(env, &out)
     }
+}
+
+/// A seed for the weighted picks from the process's hash-map keys (OS entropy read once).
+fn entropy() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish()
 }
 
 // === impl RetryBudget ===
@@ -288,7 +305,10 @@ fn built(
     match built {
         Ok((mesh, warnings)) => {
             let authz = mesh_bindings::compile_authz(&mesh);
+            let mesh = Arc::new(mesh);
             Ok(Mesh {
+                clients: Clients::new(mesh.clone(), entropy()),
+                sidecars: mesh_bindings::Sidecars::default(),
                 mesh,
                 authz,
                 warnings,

@@ -5,15 +5,23 @@
 #![deny(rust_2018_idioms)]
 #![warn(missing_docs)]
 
-use std::path::PathBuf;
+mod outbound;
+mod pyser;
+mod request;
 
-use mesh_bindings::{InvalidSettings, OutlierSpec, RequestError, RequestSpec};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use mesh_bindings::{Clients, InvalidSettings, OutlierSpec, RequestError, RequestSpec};
 use mesh_core::security::authz::AuthzPolicies;
 use mesh_core::{Diagnostic, InvalidConfig};
 use pyo3::create_exception;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pythonize::{Depythonizer, pythonize};
+
+use self::outbound::{Call, OutboundClient, outbound_error};
 
 create_exception!(
     mesh_core,
@@ -31,9 +39,13 @@ create_exception!(
 /// An immutable, validated mesh snapshot; share it freely between threads.
 #[pyclass(frozen, module = "mesh_core", name = "Mesh")]
 pub struct Mesh {
-    mesh: mesh_core::Mesh,
+    mesh: Arc<mesh_core::Mesh>,
     authz: AuthzPolicies,
     warnings: Vec<Diagnostic>,
+    /// The outbound clients, one per (workload, labels), shared by every `client()` handle.
+    clients: Clients,
+    /// Sidecar virtual hosts per (workload, labels), for `route`.
+    sidecars: mesh_bindings::Sidecars,
 }
 
 /// A Linkerd retry budget on its own: `deposit()` per request, `withdraw()` per retry.
@@ -89,7 +101,9 @@ impl Mesh {
         py: Python<'py>,
         request: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        evaluate(py, request, |spec| mesh_bindings::route(&self.mesh, spec))
+        evaluate(py, request, |spec| {
+            mesh_bindings::route_cached(&self.mesh, &self.sidecars, spec)
+        })
     }
 
     /// The AuthorizationPolicy verdict for the request's receiving workload
@@ -103,6 +117,20 @@ impl Mesh {
         evaluate(py, request, |spec| {
             mesh_bindings::authorize(&self.mesh, &self.authz, spec)
         })
+    }
+
+    /// The outbound client of `workload` (`NS/NAME`) with `labels` (built once per mesh).
+    #[pyo3(signature = (workload, labels = None))]
+    fn client(
+        &self,
+        workload: &str,
+        labels: Option<BTreeMap<String, String>>,
+    ) -> PyResult<OutboundClient> {
+        let client = self
+            .clients
+            .get(workload, &labels.unwrap_or_default())
+            .map_err(outbound_error)?;
+        Ok(OutboundClient::new(client))
     }
 
     fn __repr__(&self) -> String {
@@ -122,7 +150,10 @@ impl Mesh {
         match built {
             Ok((mesh, warnings)) => {
                 let authz = mesh_bindings::compile_authz(&mesh);
+                let mesh = Arc::new(mesh);
                 Ok(Mesh {
+                    clients: Clients::new(mesh.clone(), entropy()),
+                    sidecars: mesh_bindings::Sidecars::default(),
                     mesh,
                     authz,
                     warnings,
@@ -131,6 +162,14 @@ impl Mesh {
             Err(invalid) => Err(config_error(py, &invalid)),
         }
     }
+}
+
+/// A seed for the weighted picks from the process's hash-map keys (OS entropy read once).
+fn entropy() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish()
 }
 
 // === impl RetryBudget ===
@@ -236,15 +275,9 @@ fn evaluate<'py, T: serde::Serialize + Send>(
     request: &Bound<'py, PyAny>,
     decide: impl FnOnce(&RequestSpec) -> Result<T, RequestError> + Send,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let spec = spec(request)?;
+    let spec = request::spec(request)?;
     let out = py.detach(|| decide(&spec)).map_err(request_error)?;
-    Ok(pythonize(py, &out)?)
-}
-
-fn spec(request: &Bound<'_, PyAny>) -> PyResult<RequestSpec> {
-    let mut de = Depythonizer::from_object(request);
-    RequestSpec::deserialize_named(&mut de)
-        .map_err(|e| MeshRequestError::new_err(format!("request: {e}")))
+    pyser::to_py(py, &out)
 }
 
 fn request_error(e: RequestError) -> PyErr {
@@ -256,5 +289,7 @@ fn request_error(e: RequestError) -> PyErr {
 #[pymodule(name = "_native")]
 mod mesh_core_module {
     #[pymodule_export]
-    use super::{Mesh, MeshConfigError, MeshRequestError, OutlierDetector, RetryBudget};
+    use super::{
+        Call, Mesh, MeshConfigError, MeshRequestError, OutboundClient, OutlierDetector, RetryBudget,
+    };
 }

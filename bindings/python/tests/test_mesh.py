@@ -165,11 +165,27 @@ def test_missing_path_raises():
         ({"url": "http://myapp/", "seed": -1}, "request: seed: "),
         ({"method": "GET"}, "missing field `url`"),
         ({"url": "http://myapp/", "headers": "x-version: v2"}, r"list of \[name, value\] pairs"),
+        # Values the direct dict read leaves to serde: still errors naming the field.
+        ({"url": "http://myapp/", "workload": None}, "request: workload: "),
+        ({"url": "http://myapp/", "headers": [("x-version", "v2", "extra")]}, "request: headers"),
     ],
 )
 def test_bad_requests_raise_mesh_request_error(myapp, request_, message):
     with pytest.raises(MeshRequestError, match=message):
         myapp.route(request_)
+
+
+def test_request_forms_decide_alike(myapp):
+    """Dicts are read directly, other mappings through serde: the same decisions either way."""
+    from types import MappingProxyType
+
+    base = {"url": "http://myapp/anything", "workload": "production/frontend", "labels": {"app": "frontend"},
+            "seed": 3, "source_ip": None, "gateway": None, "port": None}
+    for headers in ({"x-version": "v2"}, [("x-version", "v2")], [["x-version", "v2"]]):
+        request = {**base, "headers": headers}
+        assert myapp.route(request) == myapp.route(MappingProxyType(request))
+        assert myapp.explain(request) == myapp.explain(MappingProxyType(request))
+        assert myapp.route(request)["picked"]["subset"] == "v2"
 
 
 def test_one_mesh_many_threads(myapp):

@@ -7,7 +7,7 @@ use rand::rngs::StdRng;
 use serde::Serialize;
 
 use crate::model::{Mesh, Workload};
-use crate::route::RouteRequest;
+use crate::route::{RouteRequest, VirtualHosts};
 use crate::security::normalize;
 
 pub use self::authz::AuthzView;
@@ -193,7 +193,16 @@ pub fn explain(mesh: &Mesh, req: &ExplainRequest) -> Result<Explanation, Explain
             },
         ),
     };
-    let (route, service) = decide_route(mesh, req, &rr, &normalized, &view, &mut rng, &mut notes)?;
+    let (route, service) = decide_route(
+        mesh,
+        req,
+        None,
+        &rr,
+        &normalized,
+        &view,
+        &mut rng,
+        &mut notes,
+    )?;
     let destination_policy = route.picked.as_ref().map(|p| {
         let policy = mesh.destination_policy(&p.host, &client_ns, p.subset.as_deref(), p.port);
         policy_view(mesh, &p.host, policy, &mut notes)
@@ -277,13 +286,34 @@ pub fn authz(
 /// Only the `route` key of [`explain`], for the same request and seed (the same destination is
 /// picked), without the policy, profile and security keys: what the bindings' `route` returns.
 pub fn route(mesh: &Mesh, req: &ExplainRequest) -> Result<RouteView, ExplainError> {
+    route_with(mesh, None, req)
+}
+
+/// [`route`] with the sidecar's virtual hosts built beforehand
+/// ([`Mesh::sidecar_routes`] of the request's workload, which callers evaluating many
+/// requests for one workload cache); `None` builds them. Ignored at a gateway.
+pub fn route_with(
+    mesh: &Mesh,
+    sidecar: Option<&VirtualHosts>,
+    req: &ExplainRequest,
+) -> Result<RouteView, ExplainError> {
     let parsed = parse_request(req)?;
     let view = parsed.view();
     let normalized = normalized_path(mesh, &view);
     let rr = route_request(&view, &parsed, &normalized);
     let mut rng = StdRng::seed_from_u64(req.seed);
     let mut notes = Vec::new();
-    decide_route(mesh, req, &rr, &normalized, &view, &mut rng, &mut notes).map(|(r, _)| r)
+    let routed = decide_route(
+        mesh,
+        req,
+        sidecar,
+        &rr,
+        &normalized,
+        &view,
+        &mut rng,
+        &mut notes,
+    );
+    routed.map(|(r, _)| r)
 }
 
 /// Istio normalizes the path once, before routing and authorization (spec §6.8).
@@ -316,9 +346,11 @@ fn route_request<'a>(
 
 /// Routes at the sidecar or gateway of `req.scope`: the route view and the service the request
 /// is for. A request that cannot be normalized safely is answered 400 and never routed.
+#[allow(clippy::too_many_arguments)]
 fn decide_route(
     mesh: &Mesh,
     req: &ExplainRequest,
+    sidecar: Option<&VirtualHosts>,
     rr: &RouteRequest<'_>,
     normalized: &Result<normalize::NormalizedPath<'_>, normalize::Rejected>,
     view: &RequestView,
@@ -327,8 +359,15 @@ fn decide_route(
 ) -> Result<(RouteView, String), ExplainError> {
     let (route, service) = match &req.scope {
         ProxyScope::Sidecar(w) => {
-            let vhosts = mesh.sidecar_routes(w);
-            let (decision, res) = mesh.route_sidecar(&vhosts, &w.namespace, rr);
+            let built;
+            let vhosts = match sidecar {
+                Some(v) => v,
+                None => {
+                    built = mesh.sidecar_routes(w);
+                    &built
+                }
+            };
+            let (decision, res) = mesh.route_sidecar(vhosts, &w.namespace, rr);
             let route = route_view(mesh, decision, rr, &res.service, rng, notes);
             (route, res.service)
         }

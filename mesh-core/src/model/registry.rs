@@ -108,17 +108,48 @@ pub fn services_of(
             })
         })
         .collect::<Vec<_>>();
+    let resolution = spec.resolution.unwrap_or(Resolution::None);
     spec.hosts
         .iter()
-        .map(|h| Service {
-            host: fqdn(h, ns, cluster_domain),
-            namespace: ns.to_owned(),
-            service_entry: se_name.to_owned(),
-            ports: ports.clone(),
-            resolution: spec.resolution.unwrap_or(Resolution::None),
-            endpoints: endpoints.clone(),
+        .map(|h| {
+            let host = fqdn(h, ns, cluster_domain);
+            Service {
+                endpoints: match host_endpoint(&host, resolution, spec, &endpoints) {
+                    Some(e) => vec![e],
+                    None => endpoints.clone(),
+                },
+                host,
+                namespace: ns.to_owned(),
+                service_entry: se_name.to_owned(),
+                ports: ports.clone(),
+                resolution,
+            }
         })
         .collect()
+}
+
+/// Istio: `resolution: DNS` (or `DNS_ROUND_ROBIN`) without endpoints or a workload selector
+/// resolves the host itself, so the host is the service's one endpoint, on the service port
+/// (validation already requires such hosts to be fully qualified; wildcards have no endpoint).
+fn host_endpoint(
+    host: &str,
+    resolution: Resolution,
+    spec: &ServiceEntrySpec,
+    endpoints: &[Endpoint],
+) -> Option<Endpoint> {
+    let dns = matches!(resolution, Resolution::Dns | Resolution::DnsRoundRobin);
+    if !dns || !endpoints.is_empty() || spec.workload_selector.is_some() || host.contains('*') {
+        return None;
+    }
+    Some(Endpoint {
+        address: host.to_owned(),
+        ports: BTreeMap::new(),
+        labels: BTreeMap::new(),
+        weight: 1,
+        service_account: None,
+        locality: None,
+        workload_entry: None,
+    })
 }
 
 fn endpoint(we: &WorkloadEntrySpec, from: Option<String>) -> Endpoint {

@@ -408,3 +408,45 @@ fn unenforceable_authorization_values_are_warnings_with_their_effect() {
     assert!(w.path.starts_with("spec.rules[0].when[0]"), "{w:?}");
     assert!(w.message.contains("the condition is dropped"), "{w:?}");
 }
+
+#[test]
+fn dns_resolution_without_endpoints_makes_the_host_its_endpoint() {
+    let m = mesh(&[
+        doc(
+            "ServiceEntry",
+            "shop/ext",
+            "hosts: [api.example.com]\nresolution: DNS\nlocation: MESH_EXTERNAL\n\
+             ports: [{number: 443, name: http, protocol: HTTP}]",
+        ),
+        doc(
+            "ServiceEntry",
+            "shop/named",
+            "hosts: [db.example.com]\nresolution: DNS\n\
+             ports: [{number: 80, name: http, protocol: HTTP}]\n\
+             endpoints: [{address: db1.example.net, ports: {http: 8080}}]",
+        ),
+        doc(
+            "ServiceEntry",
+            "shop/static",
+            "hosts: [s.example.com]\nresolution: STATIC\n\
+             ports: [{number: 80, name: http, protocol: HTTP}]",
+        ),
+    ]);
+    let svc = |h: &str| m.services().iter().find(|s| s.host == h).unwrap();
+    let api = svc("api.example.com");
+    assert_eq!(api.endpoints.len(), 1);
+    assert_eq!(api.endpoints[0].address, "api.example.com");
+    assert_eq!(api.endpoint_port(&api.endpoints[0], 443), 443);
+    // Named endpoints are kept as given (resolved by the proxy when it connects).
+    let db = svc("db.example.com");
+    assert_eq!(
+        db.endpoints
+            .iter()
+            .map(|e| e.address.as_str())
+            .collect::<Vec<_>>(),
+        ["db1.example.net"]
+    );
+    assert_eq!(db.endpoint_port(&db.endpoints[0], 80), 8080);
+    // STATIC without endpoints has none.
+    assert!(svc("s.example.com").endpoints.is_empty());
+}

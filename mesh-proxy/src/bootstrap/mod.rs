@@ -10,6 +10,7 @@
 //! identity: { cert: certs/production.myapp.pem, key: certs/production.myapp.key,
 //!             trustBundle: certs/ca.pem, trustDomain: cluster.local }
 //! admin: { listen: "127.0.0.1:15000" }
+//! limits: { maxRequestBodyBytes: 10485760, idleTimeout: 1h }   # optional
 //! ```
 //!
 //! Relative identity paths are resolved against the bootstrap file's directory.
@@ -35,7 +36,7 @@ pub struct Bootstrap {
     /// Traffic from the local application (parsed; served by a later version).
     #[serde(default)]
     pub outbound: Option<OutboundSpec>,
-    /// Gateway servers (parsed; served by a later version).
+    /// Gateway servers this proxy serves: each Gateway server port on its local address.
     #[serde(default)]
     pub gateways: Vec<GatewaySpec>,
     /// This proxy's certificate, key and trust bundle.
@@ -43,6 +44,23 @@ pub struct Bootstrap {
     /// The admin listener (`/healthz`, `/ready`, `/metrics`, `/config_dump`).
     #[serde(default)]
     pub admin: Option<AdminSpec>,
+    /// Optional request limits (`limits: {maxRequestBodyBytes: N}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limits: Option<LimitsSpec>,
+}
+
+/// `limits`: bounds on what peers and local applications may send.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LimitsSpec {
+    /// Request bodies over this many bytes get 413, inbound and outbound. Unset: no limit
+    /// (Envoy's default for streamed bodies).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_request_body_bytes: Option<u64>,
+    /// Downstream connections with no request in flight for this long are closed
+    /// (Go duration; Istio's default `1h`; `0s` disables).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle_timeout: Option<mesh_core::resource::Duration>,
 }
 
 /// `workload`: what selectors and `sourceLabels` match against.
@@ -231,6 +249,14 @@ impl Bootstrap {
         }
         if w.name.is_empty() {
             out.push((root.key("workload").key("name"), "must not be empty".into()));
+        }
+        if let Some(l) = &self.limits
+            && l.max_request_body_bytes == Some(0)
+        {
+            out.push((
+                root.key("limits").key("maxRequestBodyBytes"),
+                "must be at least 1 (omit it for no limit)".into(),
+            ));
         }
         for (i, g) in self.gateways.iter().enumerate() {
             if g.gateway

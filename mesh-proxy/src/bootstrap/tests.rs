@@ -74,3 +74,40 @@ fn relative_identity_paths_follow_the_file() {
     assert_eq!(b.identity.trust_bundle, dir.join("certs/ca.pem"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn limits_are_optional_and_checked() {
+    use crate::inbound::accept::Limits;
+
+    let b = Bootstrap::from_str("b.yaml", GOOD).unwrap();
+    assert_eq!(Limits::from_bootstrap(&b).max_request_body, None);
+
+    let text = format!("{GOOD}limits: {{maxRequestBodyBytes: 1048576}}\n");
+    let b = Bootstrap::from_str("b.yaml", &text).unwrap();
+    assert_eq!(Limits::from_bootstrap(&b).max_request_body, Some(1_048_576));
+
+    let text = format!("{GOOD}limits: {{maxRequestBodyBytes: 0}}\n");
+    let err = Bootstrap::from_str("b.yaml", &text).unwrap_err();
+    assert_eq!(err.diagnostics.len(), 1, "{err}");
+    assert_eq!(err.diagnostics[0].path, "limits.maxRequestBodyBytes");
+    assert_eq!(err.diagnostics[0].line, 18);
+
+    let text = format!("{GOOD}limits: {{idleTimeout: 90s}}\n");
+    let b = Bootstrap::from_str("b.yaml", &text).unwrap();
+    let limits = Limits::from_bootstrap(&b);
+    assert_eq!(
+        limits.idle_timeout,
+        Some(std::time::Duration::from_secs(90))
+    );
+    assert_eq!(limits.max_request_body, None);
+    let text = format!("{GOOD}limits: {{idleTimeout: 0s}}\n");
+    let b = Bootstrap::from_str("b.yaml", &text).unwrap();
+    assert_eq!(Limits::from_bootstrap(&b).idle_timeout, None);
+    let text = format!("{GOOD}limits: {{idleTimeout: soon}}\n");
+    assert!(Bootstrap::from_str("b.yaml", &text).is_err());
+
+    let text = format!("{GOOD}limits: {{maxRequestBody: 10}}\n");
+    assert!(Bootstrap::from_str("b.yaml", &text).is_err());
+    let text = format!("{GOOD}limits: {{maxRequestBodyBytes: -1}}\n");
+    assert!(Bootstrap::from_str("b.yaml", &text).is_err());
+}

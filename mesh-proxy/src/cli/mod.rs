@@ -1,6 +1,7 @@
 //! Command-line interface.
 
 mod certs;
+mod demo;
 mod explain;
 mod run;
 mod validate;
@@ -30,6 +31,10 @@ enum Command {
     Run(run::Args),
     /// Make a development root CA and workload certificates with SPIFFE IDs (PEM).
     Certs(certs::Args),
+    /// Start a small mesh of sidecars on loopback from the shipped examples, drive traffic
+    /// through it scene by scene and report what each policy did. Exit 1 if an observation
+    /// contradicts the policy.
+    Demo(demo::Args),
 }
 
 /// Options shared by commands that read resources.
@@ -82,5 +87,6 @@ pub fn run(cli: Cli) -> Result<ExitCode, String> {
         Command::Explain(a) => explain::run(&a),
         Command::Run(a) => run::run(&a),
         Command::Certs(a) => certs::run(&a),
+        Command::Demo(a) => demo::run(&a),
     }
 }

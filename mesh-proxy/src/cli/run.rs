@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use mesh_core::{LoadOptions, Mesh};
 use mesh_proxy::bootstrap::Bootstrap;
 use mesh_proxy::reload::ConfigSource;
-use mesh_proxy::{Listeners, ProxyConfig};
+use mesh_proxy::{GatewayListener, Listeners, ProxyConfig};
 use tokio::net::TcpListener;
 
 use super::ConfigArgs;
@@ -85,10 +85,24 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
             ),
             None => None,
         };
+        let mut gateways = Vec::new();
+        for g in &bootstrap.gateways {
+            for (port, addr) in &g.ports {
+                let listener = TcpListener::bind(addr)
+                    .await
+                    .map_err(|e| format!("gateways {} port {port} at {addr}: {e}", g.gateway))?;
+                gateways.push(GatewayListener {
+                    gateway: g.gateway.clone(),
+                    port: *port,
+                    listener,
+                });
+            }
+        }
         let listeners = Listeners {
             inbound,
             admin,
             outbound,
+            gateways,
         };
         let source = ConfigSource {
             paths: vec![args.config.clone()],

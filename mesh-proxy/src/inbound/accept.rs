@@ -26,8 +26,10 @@ use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
 use super::Inbound;
-use crate::body::Body;
+use super::forward::ClientCertDetails;
+use crate::body::{Body, BodyLimit};
 use crate::drain::{Drain, DrainController};
+use crate::idle::{IdleTracker, Tracked};
 use crate::stack::HttpService;
 
 /// The first byte of a TLS record carrying a handshake (every TLS version we accept).
@@ -44,6 +46,16 @@ pub struct Limits {
     pub header_read_timeout: Duration,
     /// Open inbound connections at most; more are closed on accept (hyper has no limit).
     pub max_connections: usize,
+    /// Request bodies larger than this many bytes are refused with 413, inbound and
+    /// outbound: a declared `Content-Length` before anything is forwarded, a streamed body
+    /// when it grows past the limit (the upstream request is aborted). `None` (the default):
+    /// no limit, as in Envoy, which streams bodies through and only limits what a filter
+    /// must buffer; the proxy never buffers a body it does not retry.
+    pub max_request_body: Option<u64>,
+    /// A connection with no request in flight for this long is shut down gracefully
+    /// (GOAWAY on HTTP/2; hyper has no HTTP/2 idle timer). Istio's default: 1 h; `None`
+    /// disables it (Istio's `0s`).
+    pub idle_timeout: Option<Duration>,
 }
 
 impl Default for Limits {
@@ -53,7 +65,23 @@ impl Default for Limits {
             handshake_timeout: Duration::from_secs(10),
             header_read_timeout: Duration::from_secs(10),
             max_connections: 10_000,
+            max_request_body: None,
+            idle_timeout: Some(crate::idle::DEFAULT_IDLE_TIMEOUT),
         }
+    }
+}
+
+impl Limits {
+    /// The defaults with the bootstrap's optional `limits` section applied.
+    pub fn from_bootstrap(bootstrap: &crate::bootstrap::Bootstrap) -> Self {
+        let mut limits = Limits::default();
+        if let Some(spec) = &bootstrap.limits {
+            limits.max_request_body = spec.max_request_body_bytes.or(limits.max_request_body);
+            if let Some(t) = spec.idle_timeout {
+                limits.idle_timeout = Some(t.to_std()).filter(|t| !t.is_zero());
+            }
+        }
+        limits
     }
 }
 
@@ -196,22 +224,26 @@ async fn connection(
             }
         };
         let conn = tls.get_ref().1;
-        match crate::tls::peer_identity(conn) {
-            Ok(id) => facts.peer = Some(PeerIdentity::from(&id)),
+        let xfcc = match crate::tls::peer_identity(conn) {
+            Ok(id) => {
+                facts.peer = Some(PeerIdentity::from(&id));
+                crate::tls::client_cert_details(&inbound.id, &id, conn).map(ClientCertDetails)
+            }
             Err(e) => {
                 metrics.refuse("handshake");
                 tracing::debug!(%peer, error = %e, "peer certificate is not a usable SVID");
                 return;
             }
-        }
+        };
         facts.sni = conn.server_name().map(str::to_owned);
         serve_http(
             TokioIo::new(tls),
             facts,
+            xfcc,
             snapshots.clone(),
             &http,
             watcher,
-            limits.header_read_timeout,
+            limits,
         )
         .await;
     } else {
@@ -221,10 +253,11 @@ async fn connection(
         serve_http(
             TokioIo::new(stream),
             facts,
+            None,
             snapshots.clone(),
             &http,
             watcher,
-            limits.header_read_timeout,
+            limits,
         )
         .await;
     }
@@ -233,24 +266,29 @@ async fn connection(
 async fn serve_http<I>(
     io: I,
     facts: ConnectionFacts,
+    xfcc: Option<ClientCertDetails>,
     snapshots: Arc<ArcSwap<Serving>>,
     http: &auto::Builder<TokioExecutor>,
     mut drain: Drain,
-    first_request_timeout: Duration,
+    limits: Limits,
 ) where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
     let seen = Arc::new(AtomicBool::new(false));
+    let idle = IdleTracker::new();
     let svc = PerConnection {
         facts,
+        xfcc,
         snapshots,
         seen: seen.clone(),
+        body_limit: limits.max_request_body.map(BodyLimit),
+        idle: idle.clone(),
     };
     let conn = http.serve_connection(io, svc);
     tokio::pin!(conn);
     // hyper times out HTTP/1 heads but not HTTP/2 HEADERS (security.md §3.1): a connection
     // that has not completed a request head in time is shut down, whatever the protocol.
-    let deadline = tokio::time::sleep(first_request_timeout);
+    let deadline = tokio::time::sleep(limits.header_read_timeout);
     tokio::pin!(deadline);
     let (mut draining, mut checked) = (false, false);
     loop {
@@ -262,6 +300,12 @@ async fn serve_http<I>(
                 return;
             }
             () = drain.signaled(), if !draining => {
+                draining = true;
+                conn.as_mut().graceful_shutdown();
+            }
+            () = idle.idle_for(limits.idle_timeout.unwrap_or_default()),
+                if !draining && limits.idle_timeout.is_some() => {
+                tracing::debug!("connection idle; closing");
                 draining = true;
                 conn.as_mut().graceful_shutdown();
             }
@@ -287,8 +331,11 @@ struct ConnError(crate::body::BoxError);
 #[derive(Clone)]
 struct PerConnection {
     facts: ConnectionFacts,
+    xfcc: Option<ClientCertDetails>,
     snapshots: Arc<ArcSwap<Serving>>,
     seen: Arc<AtomicBool>,
+    body_limit: Option<BodyLimit>,
+    idle: Arc<IdleTracker>,
 }
 
 impl hyper::service::Service<Request<Incoming>> for PerConnection {
@@ -302,7 +349,17 @@ impl hyper::service::Service<Request<Incoming>> for PerConnection {
         self.seen.store(true, Ordering::Release);
         let mut req = req.map(Body::new);
         req.extensions_mut().insert(self.facts.clone());
+        if let Some(xfcc) = &self.xfcc {
+            req.extensions_mut().insert(xfcc.clone());
+        }
+        if let Some(limit) = self.body_limit {
+            req.extensions_mut().insert(limit);
+        }
+        let in_flight = self.idle.start();
         let fut = self.snapshots.load().stack.clone().oneshot(req);
-        Box::pin(async move { fut.await.map_err(ConnError) })
+        Box::pin(async move {
+            let rsp = fut.await.map_err(ConnError)?;
+            Ok(rsp.map(|b| Body::new(Tracked::new(b, in_flight))))
+        })
     }
 }

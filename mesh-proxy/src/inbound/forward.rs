@@ -1,7 +1,10 @@
 //! The innermost inbound service: forwards to the local application over a pooled HTTP/1.1
 //! client (hyper-util legacy client). Hop-by-hop headers are dropped both ways, and
 //! `x-forwarded-client-cert` from the peer is removed (identity never comes from a header,
-//! security.md §1.5). A connect or protocol failure becomes a typed [`UpstreamError`].
+//! security.md §1.5); on an mTLS connection it is set to the verified peer's details
+//! ([`ClientCertDetails`]), as Istio's sidecar tells the application who called. A connect or protocol failure becomes a typed [`UpstreamError`]. The
+//! listener's [`BodyLimit`] is applied here: 413 for an over-limit `Content-Length` before
+//! anything is sent, and for a streamed body that outgrows it (the request is aborted).
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -13,7 +16,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
 use super::Inbound;
-use crate::body::{Body, BoxError};
+use crate::body::{Body, BodyLimit, BoxError, is_body_too_large, payload_too_large};
 use crate::stack::Stack;
 
 /// The local application could not be reached or broke the exchange (Envoy flag `UF`/`UC`).
@@ -27,12 +30,20 @@ pub struct UpstreamError {
     pub source: BoxError,
 }
 
+/// The `x-forwarded-client-cert` value of an mTLS connection (`By`, `Hash`, `URI`), a request
+/// extension the acceptor inserts; the application receives it in place of whatever the peer
+/// sent (Envoy's `SANITIZE_SET`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientCertDetails(pub http::HeaderValue);
+
 /// Forwards requests to one local address.
 #[derive(Clone, Debug)]
 pub struct Forward {
     app: SocketAddr,
     client: Client<HttpConnector, Body>,
 }
+
+const XFCC: &str = "x-forwarded-client-cert";
 
 /// Headers that describe one hop and must not be forwarded (RFC 9110 §7.6.1).
 const HOP_BY_HOP: [HeaderName; 6] = [
@@ -90,6 +101,13 @@ impl tower::Service<Request<Body>> for Forward {
     }
 
     fn call(&mut self, req: Request<Body>) -> Self::Future {
+        let req = match req.extensions().get::<BodyLimit>().copied() {
+            Some(limit) => match limit.apply(req) {
+                Ok(req) => req,
+                Err(_) => return Box::pin(async move { Ok(payload_too_large()) }),
+            },
+            None => req,
+        };
         let (mut parts, body) = req.into_parts();
         // h2 carries the authority in the URI; the application speaks HTTP/1.1 and needs Host.
         if !parts.headers.contains_key(header::HOST)
@@ -99,7 +117,10 @@ impl tower::Service<Request<Body>> for Forward {
             parts.headers.insert(header::HOST, v);
         }
         strip_hop_by_hop(&mut parts.headers);
-        parts.headers.remove("x-forwarded-client-cert");
+        parts.headers.remove(XFCC);
+        if let Some(ClientCertDetails(v)) = parts.extensions.remove::<ClientCertDetails>() {
+            parts.headers.insert(XFCC, v);
+        }
         let pq = parts
             .uri
             .path_and_query()
@@ -118,13 +139,19 @@ impl tower::Service<Request<Body>> for Forward {
                 source: e.into(),
             })?;
             parts.version = Version::HTTP_11;
-            let rsp = client
-                .request(Request::from_parts(parts, body))
-                .await
-                .map_err(|e| UpstreamError {
-                    app,
-                    source: e.into(),
-                })?;
+            let rsp = match client.request(Request::from_parts(parts, body)).await {
+                Ok(rsp) => rsp,
+                // The body outgrew the limit mid-stream: the request to the application was
+                // aborted; the peer is told why.
+                Err(e) if is_body_too_large(&e) => return Ok(payload_too_large()),
+                Err(e) => {
+                    return Err(UpstreamError {
+                        app,
+                        source: e.into(),
+                    }
+                    .into());
+                }
+            };
             let (mut parts, body) = rsp.into_parts();
             strip_hop_by_hop(&mut parts.headers);
             parts.version = Version::default();

@@ -2,6 +2,16 @@
 //! admin port: Istio's standard request counter and its duration and size histograms (one label
 //! set for all four), plus mesh's own connection counters (plaintext accepted under PERMISSIVE
 //! tells users when STRICT is safe).
+//!
+//! Label sources: on `reporter="source"` (outbound) the `source_*` labels are this workload's
+//! (`source_app` is its `app` label); on `reporter="destination"` (inbound) only what the
+//! peer's SPIFFE ID says is known (principal, namespace): Istio learns the peer's workload
+//! name and app from peer metadata exchange, which this proxy does not do, so
+//! `source_workload` and `source_app` are `unknown` there. `destination_service*` come from
+//! the request's `Host`/`:authority` ([`DestinationService`]). Body sizes are counted as the
+//! bodies stream ([`stream`]), so chunked bodies are measured too.
+
+pub mod stream;
 
 use std::sync::Arc;
 
@@ -18,8 +28,18 @@ pub struct RequestLabels {
     pub reporter: &'static str,
     /// The peer's SPIFFE principal (`spiffe://...`), or `unknown` for plaintext.
     pub source_principal: String,
+    /// The calling workload's name (`unknown` inbound: peer metadata is not exchanged).
+    pub source_workload: String,
     /// The peer's namespace from its identity, or `unknown`.
     pub source_workload_namespace: String,
+    /// The calling workload's `app` label (`unknown` inbound, or when it has none).
+    pub source_app: String,
+    /// The service addressed: the `Host`/`:authority` without its port.
+    pub destination_service: String,
+    /// Its short name (the first DNS label of a `<name>.<namespace>...` host).
+    pub destination_service_name: String,
+    /// Its namespace (the second label of a Kubernetes-style host), or `unknown`.
+    pub destination_service_namespace: String,
     /// This workload's name.
     pub destination_workload: String,
     /// This workload's namespace.
@@ -44,6 +64,72 @@ pub struct RequestSample {
     /// Response body bytes.
     pub response_bytes: u64,
 }
+
+/// The `destination_service*` labels of a request, from its `Host`/`:authority`: a
+/// Kubernetes-style host `<name>.<namespace>.svc[.<domain>]` gives name and namespace; a
+/// single label is a service of the caller's namespace (`default_namespace`, DNS search path);
+/// anything else (`example.com`) is its own name, namespace `unknown`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DestinationService {
+    /// `destination_service`.
+    pub service: String,
+    /// `destination_service_name`.
+    pub name: String,
+    /// `destination_service_namespace`.
+    pub namespace: String,
+}
+
+impl DestinationService {
+    /// The labels of a request with these headers and URI.
+    pub fn of<B>(req: &http::Request<B>, default_namespace: &str) -> Self {
+        let authority = req
+            .uri()
+            .authority()
+            .map(http::uri::Authority::as_str)
+            .or_else(|| req.headers().get(http::header::HOST)?.to_str().ok())
+            .unwrap_or_default();
+        Self::from_authority(authority, default_namespace)
+    }
+
+    /// The labels of `authority` (`host[:port]`).
+    pub fn from_authority(authority: &str, default_namespace: &str) -> Self {
+        let host = match authority.parse::<http::uri::Authority>() {
+            Ok(a) => a.host().to_ascii_lowercase(),
+            Err(_) => return Self::unknown(),
+        };
+        if host.is_empty() {
+            return Self::unknown();
+        }
+        let labels: Vec<&str> = host.split('.').collect();
+        let (name, namespace) = match labels.as_slice() {
+            [name] => (*name, default_namespace),
+            [name, ns, "svc", ..] => (*name, *ns),
+            _ => (host.as_str(), UNKNOWN),
+        };
+        DestinationService {
+            name: name.to_owned(),
+            namespace: namespace.to_owned(),
+            service: host.clone(),
+        }
+    }
+
+    fn unknown() -> Self {
+        DestinationService {
+            service: UNKNOWN.into(),
+            name: UNKNOWN.into(),
+            namespace: UNKNOWN.into(),
+        }
+    }
+
+    /// Sets the three labels.
+    pub fn fill(self, labels: &mut RequestLabels) {
+        labels.destination_service = self.service;
+        labels.destination_service_name = self.name;
+        labels.destination_service_namespace = self.namespace;
+    }
+}
+
+const UNKNOWN: &str = "unknown";
 
 /// A body's size when it is known up front: `Content-Length`, else an exact size hint; 0 for
 /// a body whose length only streaming would tell.
@@ -98,10 +184,11 @@ pub struct Metrics {
     pub requests: Family<RequestLabels, Counter>,
     /// `istio_request_duration_milliseconds`: request received to response head ready.
     pub duration: RequestHistograms,
-    /// `istio_request_bytes`: the request body size (Content-Length, or the body's exact size
-    /// hint; a streamed body of unknown length counts as 0).
+    /// `istio_request_bytes`: the request body bytes the proxy read, recorded when the
+    /// response body ends (streamed bodies of unknown length included).
     pub request_bytes: RequestHistograms,
-    /// `istio_response_bytes`: the response body size, measured like `request_bytes`.
+    /// `istio_response_bytes`: the response body bytes, counted as they stream, recorded at
+    /// the end of the response body.
     pub response_bytes: RequestHistograms,
     /// `mesh_plaintext_connections_accepted_total`: plaintext connections let in by PERMISSIVE.
     pub plaintext_accepted: Counter,
@@ -109,6 +196,11 @@ pub struct Metrics {
     pub refused: Family<RefusedLabels, Counter>,
     /// `mesh_config_reloads_total{result}`.
     pub reloads: Family<ReloadLabels, Counter>,
+    /// `mesh_retry_budget_exhausted_total`: failures returned unretried because the retry
+    /// budget (ServiceProfile or DestinationRule) or `maxRetries` had no room.
+    pub retry_budget_exhausted: Counter,
+    /// `mesh_upstream_overflow_total`: requests answered 503 `UO` by a circuit breaker.
+    pub upstream_overflow: Counter,
 }
 
 // === impl Metrics ===
@@ -159,8 +251,22 @@ impl Metrics {
             "Configuration changes applied or rejected",
             reloads.clone(),
         );
+        let retry_budget_exhausted = Counter::default();
+        registry.register(
+            "mesh_retry_budget_exhausted",
+            "Failed responses a retry budget or maxRetries refused to retry",
+            retry_budget_exhausted.clone(),
+        );
+        let upstream_overflow = Counter::default();
+        registry.register(
+            "mesh_upstream_overflow",
+            "Requests refused with 503 UO because a circuit-breaker limit was reached",
+            upstream_overflow.clone(),
+        );
         Arc::new(Metrics {
             registry,
+            retry_budget_exhausted,
+            upstream_overflow,
             requests,
             duration,
             request_bytes,
@@ -173,14 +279,24 @@ impl Metrics {
 
     /// Records one answered request: the counter and the three histograms, under `labels`.
     pub fn request(&self, labels: &RequestLabels, sample: RequestSample) {
+        self.head(labels, sample.millis);
+        self.bytes(labels, sample.request_bytes, sample.response_bytes);
+    }
+
+    /// Records a response head: the counter and the duration histogram.
+    pub fn head(&self, labels: &RequestLabels, millis: f64) {
         self.requests.get_or_create(labels).inc();
-        self.duration.get_or_create(labels).observe(sample.millis);
+        self.duration.get_or_create(labels).observe(millis);
+    }
+
+    /// Records the body sizes of an exchange once its response body ended.
+    pub fn bytes(&self, labels: &RequestLabels, request: u64, response: u64) {
         self.request_bytes
             .get_or_create(labels)
-            .observe(sample.request_bytes as f64);
+            .observe(request as f64);
         self.response_bytes
             .get_or_create(labels)
-            .observe(sample.response_bytes as f64);
+            .observe(response as f64);
     }
 
     /// Counts a refused connection.

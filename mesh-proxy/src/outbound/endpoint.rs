@@ -3,6 +3,8 @@
 //! `security.istio.io/tlsMode: istio`. Over mTLS the upstream's certificate must be an SVID
 //! for the endpoint's service account (`spiffe://<trust domain>/ns/<namespace>/sa/<account>`);
 //! an endpoint without a service account accepts any identity the trust bundle vouches for.
+//! Hostname endpoints (ServiceEntry `resolution: DNS`) are resolved when a connection opens,
+//! through the [`DnsCache`](super::dns::DnsCache).
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -26,7 +28,8 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
-use crate::body::{Body, BoxError};
+use super::dns::{DEFAULT_REFRESH, DnsCache};
+use crate::body::{Body, BoxError, is_body_too_large, payload_too_large};
 use crate::tls::{Identity, TlsError};
 
 /// The endpoint label that asks for mTLS (Istio's auto-mTLS signal).
@@ -99,8 +102,9 @@ pub struct EndpointError {
 /// Connects over TCP then TLS to one endpoint.
 #[derive(Clone)]
 pub struct MtlsConnector {
-    authority: String,
     host: String,
+    port: u16,
+    dns: DnsCache,
     tls: TlsConnector,
     connect_timeout: Duration,
 }
@@ -159,12 +163,10 @@ impl tower::Service<Uri> for MtlsConnector {
     fn call(&mut self, _uri: Uri) -> Self::Future {
         let this = self.clone();
         Box::pin(async move {
-            let tcp = tokio::time::timeout(
-                this.connect_timeout,
-                TcpStream::connect(this.authority.as_str()),
-            )
-            .await
-            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))??;
+            let addrs = this.dns.resolve_port(&this.host, this.port).await?;
+            let tcp = tokio::time::timeout(this.connect_timeout, TcpStream::connect(&addrs[..]))
+                .await
+                .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))??;
             let _ = tcp.set_nodelay(true);
             // The verifier checks the SPIFFE ID, not this name; it only fills SNI.
             let name = ServerName::try_from(this.host.clone())?;
@@ -175,7 +177,7 @@ impl tower::Service<Uri> for MtlsConnector {
 }
 
 enum Pooled {
-    Plain(Client<HttpConnector, ReplayBody<Body>>),
+    Plain(Client<HttpConnector<DnsCache>, ReplayBody<Body>>),
     Tls(Client<MtlsConnector, ReplayBody<Body>>),
 }
 
@@ -202,6 +204,7 @@ pub struct Connect {
     transports: Arc<HashMap<EndpointAddr, Transport>>,
     mtls: Arc<HashMap<Option<SpiffeId>, Arc<rustls::ClientConfig>>>,
     connect_timeout: Duration,
+    dns: DnsCache,
 }
 
 impl std::fmt::Debug for Connect {
@@ -235,7 +238,15 @@ impl Connect {
             transports: Arc::new(transports),
             mtls: Arc::new(mtls),
             connect_timeout,
+            dns: DnsCache::new(DEFAULT_REFRESH),
         })
+    }
+
+    /// Resolves hostname endpoints through `dns` (its refresh interval, or a fake resolver).
+    #[must_use]
+    pub fn with_dns(mut self, dns: DnsCache) -> Self {
+        self.dns = dns;
+        self
     }
 
     /// The service for `addr`.
@@ -257,8 +268,9 @@ impl Connect {
         let (client, peer) = match tls {
             Some((expected, cfg)) => {
                 let connector = MtlsConnector {
-                    authority: authority.clone(),
                     host: addr.address.clone(),
+                    port: addr.port,
+                    dns: self.dns.clone(),
                     tls: TlsConnector::from(cfg),
                     connect_timeout: self.connect_timeout,
                 };
@@ -269,7 +281,8 @@ impl Connect {
                 (Pooled::Tls(builder.build(connector)), peer)
             }
             None => {
-                let mut connector = HttpConnector::new();
+                // Hostname endpoints are resolved per connection through the cache.
+                let mut connector = HttpConnector::new_with_resolver(self.dns.clone());
                 connector.set_connect_timeout(Some(self.connect_timeout));
                 connector.set_nodelay(true);
                 let peer = UpstreamPeer {
@@ -363,8 +376,17 @@ impl tower::Service<Request<ReplayBody<Body>>> for Endpoint {
             let rsp = match &*client {
                 Pooled::Plain(c) => c.request(req).await,
                 Pooled::Tls(c) => c.request(req).await,
-            }
-            .map_err(|e| fail(e.into()))?;
+            };
+            let rsp = match rsp {
+                Ok(rsp) => rsp,
+                // The request body outgrew the limit mid-stream: the upstream request was
+                // aborted; the client is told why.
+                Err(e) if is_body_too_large(&e) => {
+                    tracing::debug!(%endpoint, "request body over the limit; aborted");
+                    return Ok(payload_too_large());
+                }
+                Err(e) => return Err(fail(e.into()).into()),
+            };
             let (mut parts, body) = rsp.into_parts();
             strip_hop_by_hop(&mut parts.headers);
             parts.version = Version::default();

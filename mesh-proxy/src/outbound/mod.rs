@@ -9,24 +9,29 @@
 //! outlier detection are all MeshLayer's. A reload builds a new MeshLayer (fresh balancer and
 //! outlier state) from the new snapshot.
 
+pub mod dns;
 pub mod endpoint;
 pub mod serve;
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use http::{Request, Response, StatusCode, header};
 use mesh_core::Mesh;
 use mesh_core::layer::mesh::{EndpointAddr, InvalidMesh, MeshLayer};
+use mesh_core::layer::pool::ResponseFlag as PoolFlag;
+use mesh_core::layer::retry::RetryBudgetExhausted;
 use mesh_core::layer::timeout::ResponseFlag;
 use tower::Layer;
 
 use self::endpoint::{Connect, Endpoint, EndpointError, UpstreamPeer};
-use crate::body::{Body, BoxError};
+use crate::body::{Body, BodyLimit, BoxError, payload_too_large};
 use crate::inbound::ResponseFlags;
-use crate::metrics::{Metrics, RequestLabels, RequestSample, body_size};
+use crate::metrics::stream::{RequestCount, ResponseCount};
+use crate::metrics::{DestinationService, Metrics, RequestLabels};
 use crate::request_id::RequestIds;
 use crate::stack::HttpService;
 use crate::stack::Stack;
@@ -71,59 +76,108 @@ impl Outbound {
         seed: Option<u64>,
     ) -> Result<Self, InvalidOutbound> {
         let connect = Connect::new(&mesh, identity, Duration::from_secs(10))?;
-        let labels = RequestLabels {
-            reporter: "source",
-            source_principal: identity.id.to_string(),
-            source_workload_namespace: workload.namespace.clone(),
-            destination_workload: UNKNOWN.into(),
-            destination_workload_namespace: UNKNOWN.into(),
-            destination_principal: UNKNOWN.into(),
-            response_code: String::new(),
-            response_flags: "-",
-            connection_security_policy: "none",
-        };
-        let mut layer = MeshLayer::try_new(mesh, workload)?;
-        if let Some(seed) = seed {
-            layer = layer.with_seed(seed);
+        let mut labels = source_labels(identity, &workload.namespace);
+        labels.source_workload.clone_from(&workload.name);
+        if let Some(app) = workload.labels.get("app") {
+            labels.source_app.clone_from(app);
         }
-        let make: Box<dyn Fn(&EndpointAddr) -> Endpoint + Send + Sync> =
-            Box::new(move |addr: &EndpointAddr| connect.endpoint(addr));
-        let mesh_svc = layer.layer(make);
-        let svc = tower::service_fn(move |req: Request<Body>| {
-            let start = tokio::time::Instant::now();
-            let request_bytes = body_size(req.headers(), req.body());
-            // MeshService is always ready (it reserves nothing; readiness of the routed
-            // cluster is awaited inside its response future).
-            let call = tower::Service::call(&mut mesh_svc.clone(), req);
-            let metrics = metrics.clone();
-            let mut labels = labels.clone();
-            let fut: Pin<Box<dyn Future<Output = Result<Response<Body>, BoxError>> + Send>> =
-                Box::pin(async move {
-                    let rsp = match call.await {
-                        Ok(rsp) => rsp.map(Body::new),
-                        Err(e) => to_response(&e),
-                    };
-                    record(&mut labels, &rsp);
-                    let sample = RequestSample {
-                        millis: start.elapsed().as_secs_f64() * 1000.0,
-                        request_bytes,
-                        response_bytes: body_size(rsp.headers(), rsp.body()),
-                    };
-                    metrics.request(&labels, sample);
-                    Ok(rsp)
-                });
-            fut
-        });
-        let ids = match seed {
-            Some(seed) => RequestIds::seed_from_u64(seed),
-            None => RequestIds::from_entropy(),
-        };
+        let layer = MeshLayer::try_new(mesh, workload)?;
         Ok(Outbound {
-            stack: Stack::new(HttpService::new(svc))
-                .push_request_id(ids)
-                .into_inner(),
+            stack: mesh_stack(layer, connect, labels, metrics, seed, |_| None),
         })
     }
+}
+
+/// The labels of requests this proxy sends (`reporter="source"`), before the response fills
+/// the code, flags and upstream peer.
+pub(crate) fn source_labels(identity: &Identity, namespace: &str) -> RequestLabels {
+    RequestLabels {
+        reporter: "source",
+        source_principal: identity.id.to_string(),
+        source_workload: UNKNOWN.into(),
+        source_workload_namespace: namespace.to_owned(),
+        source_app: UNKNOWN.into(),
+        destination_service: UNKNOWN.into(),
+        destination_service_name: UNKNOWN.into(),
+        destination_service_namespace: UNKNOWN.into(),
+        destination_workload: UNKNOWN.into(),
+        destination_workload_namespace: UNKNOWN.into(),
+        destination_principal: UNKNOWN.into(),
+        response_code: String::new(),
+        response_flags: "-",
+        connection_security_policy: "none",
+    }
+}
+
+/// Answers a request before MeshLayer sees it (`None`: let it through). The gateway's
+/// connection checks (301 redirect, 421 misdirected) plug in here, inside the metrics.
+pub(crate) type LocalAnswer = fn(&Request<Body>) -> Option<Response<Body>>;
+
+/// The client-side stack over `layer` (a sidecar's or a gateway's):
+/// `request id → metrics (labels) → local answer → errors → MeshLayer → endpoint`.
+pub(crate) fn mesh_stack(
+    mut layer: MeshLayer,
+    connect: Connect,
+    labels: RequestLabels,
+    metrics: Arc<Metrics>,
+    seed: Option<u64>,
+    local: LocalAnswer,
+) -> HttpService {
+    if let Some(seed) = seed {
+        layer = layer.with_seed(seed);
+    }
+    let make: Box<dyn Fn(&EndpointAddr) -> Endpoint + Send + Sync> =
+        Box::new(move |addr: &EndpointAddr| connect.endpoint(addr));
+    let mesh_svc = layer.layer(make);
+    let svc = tower::service_fn(move |req: Request<Body>| {
+        let start = tokio::time::Instant::now();
+        let mut labels = labels.clone();
+        DestinationService::of(&req, &labels.source_workload_namespace).fill(&mut labels);
+        let request_bytes = Arc::new(AtomicU64::new(0));
+        let req = req.map(|b| Body::new(RequestCount::new(b, request_bytes.clone())));
+        // The listener's body limit: an over-limit Content-Length is answered 413 here.
+        let limited = match req.extensions().get::<BodyLimit>().copied() {
+            Some(limit) => limit.apply(req),
+            None => Ok(req),
+        };
+        // MeshService is always ready (it reserves nothing; readiness of the routed
+        // cluster is awaited inside its response future).
+        let step = match limited {
+            Err(_) => Err(payload_too_large()),
+            Ok(req) => match local(&req) {
+                Some(answer) => Err(answer),
+                None => Ok(tower::Service::call(&mut mesh_svc.clone(), req)),
+            },
+        };
+        let metrics = metrics.clone();
+        let fut: Pin<Box<dyn Future<Output = Result<Response<Body>, BoxError>> + Send>> =
+            Box::pin(async move {
+                let rsp = match step {
+                    Err(answer) => answer,
+                    Ok(call) => match call.await {
+                        Ok(rsp) => rsp.map(Body::new),
+                        Err(e) => to_response(&e),
+                    },
+                };
+                record(&mut labels, &rsp);
+                if rsp.extensions().get::<RetryBudgetExhausted>().is_some() {
+                    metrics.retry_budget_exhausted.inc();
+                }
+                if labels.response_flags == PoolFlag::UpstreamOverflow.as_str() {
+                    metrics.upstream_overflow.inc();
+                }
+                metrics.head(&labels, start.elapsed().as_secs_f64() * 1000.0);
+                Ok(rsp.map(|b| Body::new(ResponseCount::new(b, metrics, labels, request_bytes))))
+            });
+        fut
+    });
+    let ids = match seed {
+        Some(seed) => RequestIds::seed_from_u64(seed),
+        None => RequestIds::from_entropy(),
+    };
+    Stack::new(HttpService::new(svc))
+        .push_request_id(ids)
+        .into_inner()
 }
 
 /// Fills the per-response labels.
@@ -131,6 +185,9 @@ fn record(labels: &mut RequestLabels, rsp: &Response<Body>) {
     labels.response_code = rsp.status().as_u16().to_string();
     if let Some(ResponseFlag(f)) = rsp.extensions().get::<ResponseFlag>() {
         labels.response_flags = f;
+    } else if let Some(f) = rsp.extensions().get::<PoolFlag>() {
+        // Circuit-breaker overflow (`UO`) and no healthy host (`UH`).
+        labels.response_flags = f.as_str();
     } else if let Some(ResponseFlags(f)) = rsp.extensions().get::<ResponseFlags>() {
         labels.response_flags = f;
     }

@@ -1,6 +1,7 @@
 //! The outbound listener: local applications connect in plaintext and speak HTTP/1.1 or h2c
 //! (hyper-util auto, with the inbound's limits). Each request runs on the snapshot current
-//! when it arrives; connections are watched for drain.
+//! when it arrives; connections are watched for drain and closed after `Limits::idle_timeout`
+//! with no request in flight.
 
 use std::sync::Arc;
 
@@ -12,8 +13,9 @@ use tokio::net::TcpListener;
 use tower::ServiceExt;
 
 use super::Outbound;
-use crate::body::Body;
+use crate::body::{Body, BodyLimit};
 use crate::drain::DrainController;
+use crate::idle::{IdleTracker, Tracked};
 use crate::inbound::accept::{Limits, http_builder};
 
 /// Why a request ended without a response; hyper closes the connection.
@@ -41,10 +43,21 @@ pub async fn serve(
             let mut drain = graceful.watcher();
             let http = http.clone();
             let outbound = outbound.clone();
+            let body_limit = limits.max_request_body.map(BodyLimit);
+            let idle = IdleTracker::new();
+            let tracker = idle.clone();
             async move {
                 let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
-                    let call = outbound.load().stack.clone().oneshot(req.map(Body::new));
-                    async move { call.await.map_err(ConnError) }
+                    let mut req = req.map(Body::new);
+                    if let Some(limit) = body_limit {
+                        req.extensions_mut().insert(limit);
+                    }
+                    let in_flight = tracker.start();
+                    let call = outbound.load().stack.clone().oneshot(req);
+                    async move {
+                        let rsp = call.await.map_err(ConnError)?;
+                        Ok::<_, ConnError>(rsp.map(|b| Body::new(Tracked::new(b, in_flight))))
+                    }
                 });
                 let conn = http.serve_connection(TokioIo::new(stream), svc);
                 tokio::pin!(conn);
@@ -58,6 +71,12 @@ pub async fn serve(
                             break;
                         }
                         () = drain.signaled(), if !draining => {
+                            draining = true;
+                            conn.as_mut().graceful_shutdown();
+                        }
+                        () = idle.idle_for(limits.idle_timeout.unwrap_or_default()),
+                            if !draining && limits.idle_timeout.is_some() => {
+                            tracing::debug!("outbound connection idle; closing");
                             draining = true;
                             conn.as_mut().graceful_shutdown();
                         }

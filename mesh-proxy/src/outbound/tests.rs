@@ -62,7 +62,12 @@ fn metric_labels_carry_the_flag_and_the_upstream_identity() {
     let mut labels = RequestLabels {
         reporter: "source",
         source_principal: "spiffe://cluster.local/ns/a/sa/b".into(),
+        source_workload: "b-v1".into(),
         source_workload_namespace: "a".into(),
+        source_app: "b".into(),
+        destination_service: "reviews.shop.svc.cluster.local".into(),
+        destination_service_name: "reviews".into(),
+        destination_service_namespace: "shop".into(),
         destination_workload: UNKNOWN.into(),
         destination_workload_namespace: UNKNOWN.into(),
         destination_principal: UNKNOWN.into(),

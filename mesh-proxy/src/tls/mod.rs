@@ -143,3 +143,18 @@ pub fn peer_identity(conn: &rustls::ServerConnection) -> Result<SpiffeId, Invali
         .ok_or(InvalidSvid::NoUriSan)?;
     svid_from_der(leaf, SvidRole::Client)
 }
+
+/// The `x-forwarded-client-cert` value an mTLS connection's requests carry to the local
+/// application, as Istio's sidecar sets it (`set_current_client_cert_details` with the URI):
+/// `By=<this proxy's SPIFFE ID>;Hash=<hex SHA-256 of the peer's leaf>;URI=<the peer's SPIFFE
+/// ID>`. `None` without a peer certificate.
+pub fn client_cert_details(
+    local: &SpiffeId,
+    peer: &SpiffeId,
+    conn: &rustls::ServerConnection,
+) -> Option<http::HeaderValue> {
+    let leaf = conn.peer_certificates()?.first()?;
+    let hash = ring::digest::digest(&ring::digest::SHA256, leaf);
+    let hex: String = hash.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    http::HeaderValue::try_from(format!("By={local};Hash={hex};URI={peer}")).ok()
+}

@@ -50,7 +50,12 @@ pub async fn app() -> SocketAddr {
             };
             tokio::spawn(async move {
                 let svc = hyper::service::service_fn(|req: Request<Incoming>| async move {
-                    let xfcc = req.headers().contains_key("x-forwarded-client-cert");
+                    let xfcc = req
+                        .headers()
+                        .get("x-forwarded-client-cert")
+                        .map_or("false".to_owned(), |v| {
+                            String::from_utf8_lossy(v.as_bytes()).into_owned()
+                        });
                     let host = req
                         .headers()
                         .get(http::header::HOST)
@@ -204,6 +209,7 @@ impl Running {
                 inbound,
                 admin: Some(admin),
                 outbound: None,
+                gateways: Vec::new(),
             },
             ProxyConfig {
                 limits,

@@ -1,6 +1,7 @@
 //! `mesh-proxy run` end to end: real sockets on 127.0.0.1 port 0, certificates from
 //! `mesh_proxy::certs`, the shipped example resources, the proxy started in process.
 
+mod gateway;
 mod hardening;
 mod harness;
 mod outbound;
@@ -44,8 +45,21 @@ async fn strict_refuses_plaintext_and_serves_mtls_over_h1_and_h2() {
         .unwrap();
     assert_eq!(status, StatusCode::OK);
     assert!(body.starts_with("app saw GET /api/x"), "{body}");
-    // Identity never comes from a header: the forged XFCC is not forwarded.
-    assert!(body.contains("xfcc=false"), "{body}");
+    // Identity never comes from a header: the forged XFCC is replaced by the verified peer's
+    // details (Envoy's SANITIZE_SET), as Istio's sidecar tells the application who called.
+    let xfcc = body.split("xfcc=").nth(1).unwrap();
+    assert!(!xfcc.contains("forged"), "{body}");
+    assert!(
+        xfcc.starts_with("By=spiffe://cluster.local/ns/production/sa/myapp;Hash="),
+        "{body}"
+    );
+    assert!(
+        xfcc.ends_with(";URI=spiffe://cluster.local/ns/production/sa/frontend"),
+        "{body}"
+    );
+    let hash = xfcc.split(';').nth(1).unwrap().trim_start_matches("Hash=");
+    assert_eq!(hash.len(), 64, "{body}");
+    assert!(hash.bytes().all(|b| b.is_ascii_hexdigit()), "{body}");
     assert!(
         body.contains("host=myapp.production.svc.cluster.local"),
         "{body}"
@@ -284,6 +298,7 @@ async fn a_mismatched_certificate_stops_the_proxy_from_starting() {
             inbound,
             admin: None,
             outbound: None,
+            gateways: Vec::new(),
         },
         mesh_proxy::ProxyConfig::new(mesh, bootstrap),
         std::future::pending(),

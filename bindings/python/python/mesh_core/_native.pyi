@@ -58,6 +58,65 @@ class MeshConfigError(ValueError):
 class MeshRequestError(ValueError):
     """The request could not be evaluated (bad field, URL, header, unknown gateway)."""
 
+class LocalResponse(TypedDict):
+    """An answer the mesh gives itself (no upstream was reached for it)."""
+
+    status: int
+    headers: List[Tuple[str, str]]
+    body: bytes
+    flag: Optional[str]
+    """Envoy's response flag: ``NR``, ``NC``, ``UH``, ``UO``, ``UT``, ``UF``, ``UR``, ``FI``."""
+
+class Endpoint(TypedDict):
+    host: str
+    subset: Optional[str]
+    address: str
+    port: int
+
+class Call:
+    """One outbound request (``OutboundClient.begin``): answered locally (``response``), or
+    attempts to send to ``url`` and report with ``finish``."""
+
+    @property
+    def response(self) -> Optional[LocalResponse]: ...
+    @property
+    def delay(self) -> Optional[float]:
+        """Seconds to wait first (a fault delay)."""
+    @property
+    def url(self) -> str:
+        """The attempt's URL: the endpoint address and the rewritten path."""
+    @property
+    def method(self) -> str: ...
+    @property
+    def headers(self) -> List[Tuple[str, str]]:
+        """Headers to send; ``host`` (the rewritten authority) first."""
+    @property
+    def endpoint(self) -> Endpoint: ...
+    @property
+    def timeout(self) -> Optional[float]:
+        """The route timeout in seconds."""
+    @property
+    def retries(self) -> int: ...
+    def attempt_timeout(self) -> Optional[Tuple[float, bool]]:
+        """``(seconds, is_route_timeout)`` for the attempt starting now."""
+    def finish(
+        self, status: Optional[int] = None, error: Optional[str] = None, grpc_status: Optional[int] = None
+    ) -> Tuple[str, Any]:
+        """Reports the attempt (a status, or ``connect-failure``/``reset``/``refused-stream``/
+        ``timeout``): ``("done", None)``, ``("retry", seconds)`` or ``("respond", LocalResponse)``."""
+    def timed_out(self) -> LocalResponse:
+        """The route timeout fired: the 504 ``upstream request timeout`` answer."""
+    def edit_response(self, headers: Sequence[Tuple[str, str]]) -> List[Tuple[str, str]]:
+        """Response headers after the route's and destination's header operations."""
+
+class OutboundClient:
+    """The outbound mesh of one client workload; decisions in Rust, sending by the host."""
+
+    def begin(
+        self, method: str, url: str, headers: Sequence[Tuple[str, str]] = ..., body_len: Optional[int] = 0
+    ) -> Call:
+        """Routes one request (``body_len`` None: a stream, never retried)."""
+
 class Mesh:
     """An immutable, validated mesh snapshot; safe to share between threads."""
 
@@ -74,6 +133,9 @@ class Mesh:
         """Every decision for one request: the ``mesh-proxy explain`` JSON document."""
     def route(self, request: Request) -> Dict[str, Any]:
         """The routing part of ``explain``, with the destination picked with ``seed``."""
+    def client(self, workload: str, labels: Optional[Mapping[str, str]] = None) -> OutboundClient:
+        """The outbound client of ``workload`` (``NS/NAME``), built once per (workload, labels)
+        and shared: balancers, outlier detectors and budgets see every call."""
     def authorize(self, request: Request) -> Dict[str, Any]:
         """The AuthorizationPolicy verdict for the receiving workload (``explain(..)["authz"]``):
         ``decision`` (``ALLOW``/``DENY``), ``status`` (403 when denied), ``reason``, ``policy``,

@@ -15,7 +15,7 @@ pub const NO_ROUTE: &str = "NR";
 pub const NO_CLUSTER: &str = "NC";
 
 /// A local reply with an empty body and a response flag.
-pub(super) fn flagged<B: Default>(status: StatusCode, flag: &'static str) -> Response<B> {
+pub(crate) fn flagged<B: Default>(status: StatusCode, flag: &'static str) -> Response<B> {
     let mut rsp = Response::new(B::default());
     *rsp.status_mut() = status;
     rsp.extensions_mut().insert(ResponseFlag(flag));
@@ -23,7 +23,7 @@ pub(super) fn flagged<B: Default>(status: StatusCode, flag: &'static str) -> Res
 }
 
 /// A redirect: the status and the `Location`.
-pub(super) fn redirect<B: Default>(status: u16, location: &str) -> Response<B> {
+pub(crate) fn redirect<B: Default>(status: u16, location: &str) -> Response<B> {
     let mut rsp = Response::new(B::default());
     *rsp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::MOVED_PERMANENTLY);
     if let Ok(v) = HeaderValue::from_str(location) {
@@ -33,7 +33,7 @@ pub(super) fn redirect<B: Default>(status: u16, location: &str) -> Response<B> {
 }
 
 /// A VirtualService `directResponse`.
-pub(super) fn direct<B: From<Bytes>>(d: &DirectResponse) -> Response<B> {
+pub(crate) fn direct<B: From<Bytes>>(d: &DirectResponse) -> Response<B> {
     let body = d
         .body
         .as_deref()
@@ -44,13 +44,13 @@ pub(super) fn direct<B: From<Bytes>>(d: &DirectResponse) -> Response<B> {
 }
 
 /// True when the operations change nothing (the common case: no allocation then).
-pub(super) fn is_empty(ops: &HeaderOperations) -> bool {
+pub(crate) fn is_empty(ops: &HeaderOperations) -> bool {
     ops.set.is_empty() && ops.add.is_empty() && ops.remove.is_empty()
 }
 
 /// Istio's header operations: `set` overwrites, `add` appends, `remove` deletes. Names and
 /// values were validated with the resource; `host` is never written (it is the authority).
-pub(super) fn apply_headers(headers: &mut HeaderMap, ops: &HeaderOperations) {
+pub(crate) fn apply_headers(headers: &mut HeaderMap, ops: &HeaderOperations) {
     if is_empty(ops) {
         return;
     }
@@ -77,7 +77,7 @@ pub(super) fn apply_headers(headers: &mut HeaderMap, ops: &HeaderOperations) {
 }
 
 /// Applies `rewrite.uri` / `uriRegexRewrite` (query kept) and `rewrite.authority`.
-pub(super) fn apply_rewrite<B>(
+pub(crate) fn apply_rewrite<B>(
     req: &mut Request<B>,
     rewrite: &Rewrite,
     block: Option<&MatchBlock>,

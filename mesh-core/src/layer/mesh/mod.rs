@@ -26,10 +26,18 @@
 //! can be rebuilt from bytes). CORS is not applied. Endpoints come only from the snapshot's
 //! registry (ServiceEntry, WorkloadEntry): a host without endpoints there answers 503 `UH`;
 //! there is no `ALLOW_ANY` passthrough to hosts outside the mesh.
+//!
+//! [`MeshLayer::try_gateway`] builds the same service for one server port of an ingress
+//! Gateway instead (spec §1.9): requests are routed with the VirtualServices bound to that
+//! Gateway (hosts intersected with the server's hosts, VirtualServices for one host merged, no
+//! bound host answering `404` `NR`), seen from the Gateway's namespace. The listener port
+//! (`port` matches) is the server port, and a destination without a port goes to its service's
+//! only port (Istio; with several ports the server port is used). Everything after routing is
+//! the sidecar's stack.
 
 mod cache;
 mod check;
-mod edit;
+pub(crate) mod edit;
 mod plan;
 mod serve;
 
@@ -106,6 +114,15 @@ pub enum InvalidMesh {
         /// What was wrong.
         reason: InvalidCluster,
     },
+    /// [`MeshLayer::try_gateway`] names a Gateway, or a server port, the snapshot does not
+    /// have.
+    #[error("gateway {gateway:?} has no server on port {port}")]
+    UnknownGateway {
+        /// `ns/name` as given.
+        gateway: String,
+        /// The server port.
+        port: u16,
+    },
     /// A ServiceProfile retry budget the budget engine rejects.
     #[error("ServiceProfile {profile} retry budget: {reason}")]
     Budget {
@@ -132,6 +149,7 @@ pub enum InvalidCluster {
 pub struct MeshLayer<C = TokioClock> {
     mesh: Arc<Mesh>,
     workload: Workload,
+    scope: Scope,
     vhosts: Arc<VirtualHosts>,
     rng: SharedRng,
     clock: C,
@@ -151,6 +169,7 @@ type DefaultPlans<S, C> = FxHashMap<String, Vec<(usize, u16, Arc<Plan<S, C>>)>>;
 struct Shared<M: MakeEndpoint, C> {
     mesh: Arc<Mesh>,
     workload: Workload,
+    scope: Scope,
     vhosts: Arc<VirtualHosts>,
     connect: M,
     rng: SharedRng,
@@ -172,6 +191,19 @@ pin_project_lite::pin_project! {
         #[pin]
         inner: BoxFuture<Result<Response<PermitBody<B>>, BoxError>>,
     }
+}
+
+/// Where the routes come from: the client's sidecar, or a Gateway server port.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Scope {
+    /// VirtualServices bound to `mesh`, visible from the workload's namespace (spec §1.2).
+    Sidecar,
+    /// VirtualServices bound to a Gateway, merged per host (spec §1.9), on this server port:
+    /// the port `port` matches see, whatever the request's authority says.
+    Gateway {
+        /// The Gateway server port.
+        port: u16,
+    },
 }
 
 /// What routing decided for one request.
@@ -215,6 +247,43 @@ impl MeshLayer {
         Ok(MeshLayer {
             mesh,
             workload,
+            scope: Scope::Sidecar,
+            vhosts: Arc::new(vhosts),
+            rng: SharedRng::from_entropy(),
+            clock: TokioClock,
+        })
+    }
+
+    /// The mesh seen from server port `port` of Gateway `gateway` (`ns/name`): routes are the
+    /// VirtualServices bound to that Gateway (the route table `explain --gateway` uses), and
+    /// DestinationRules, ServiceProfiles and splits are looked up from the Gateway's namespace.
+    /// Fails when the Gateway has no server on `port`, or when a route or a cluster it names
+    /// carries a policy the engines cannot enforce.
+    pub fn try_gateway(mesh: Arc<Mesh>, gateway: &str, port: u16) -> Result<Self, InvalidMesh> {
+        let unknown = || InvalidMesh::UnknownGateway {
+            gateway: gateway.to_owned(),
+            port,
+        };
+        let entry = mesh
+            .gateways()
+            .iter()
+            .find(|g| g.name == gateway)
+            .ok_or_else(unknown)?;
+        let vhosts = mesh.gateway_routes(gateway, port).ok_or_else(unknown)?;
+        // The gateway's deployment: its namespace and the labels its selector names.
+        let workload = Workload {
+            namespace: entry.namespace.clone(),
+            name: gateway
+                .split_once('/')
+                .map_or(gateway, |(_, n)| n)
+                .to_owned(),
+            labels: entry.spec.selector.clone(),
+        };
+        check::routes(&mesh, &vhosts, &workload.namespace, TokioClock.now())?;
+        Ok(MeshLayer {
+            mesh,
+            workload,
+            scope: Scope::Gateway { port },
             vhosts: Arc::new(vhosts),
             rng: SharedRng::from_entropy(),
             clock: TokioClock,
@@ -234,6 +303,7 @@ impl<C> MeshLayer<C> {
         MeshLayer {
             mesh: self.mesh,
             workload: self.workload,
+            scope: self.scope,
             vhosts: self.vhosts,
             rng: self.rng,
             clock,
@@ -250,6 +320,7 @@ impl<M: MakeEndpoint, C: Clone> Layer<M> for MeshLayer<C> {
                 vhosts: self.vhosts.clone(),
                 mesh: self.mesh.clone(),
                 workload: self.workload.clone(),
+                scope: self.scope,
                 connect,
                 rng: self.rng.clone(),
                 clock: self.clock.clone(),

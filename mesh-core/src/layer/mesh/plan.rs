@@ -132,6 +132,7 @@ impl Retries for MeshRetries {
                     permit: RetryPermit::Profile,
                 },
                 Next::Return => Next::Return,
+                Next::Exhausted => Next::Exhausted,
             },
         }
     }

@@ -12,12 +12,13 @@ use http_body::Body;
 use tower_service::Service;
 
 use super::plan::{Cluster, Plan};
-use super::{BoxError, MakeEndpoint, NO_ROUTE, ResponseFuture, Routed, Shared, edit};
+use super::{BoxError, MakeEndpoint, NO_ROUTE, ResponseFuture, Routed, Scope, Shared, edit};
 use crate::clock::Clock;
-use crate::layer::fault::abort_response;
+use crate::layer::fault::{DELAY_FLAG, abort_response};
 use crate::layer::pool::PermitBody;
 use crate::layer::retry::{PerTryTimeout, ReplayBody, ResponseFuture as RetryFuture};
-use crate::layer::timeout::RouteTimeout;
+use crate::layer::timeout::{ResponseFlag, RouteTimeout};
+use crate::model::Mesh;
 use crate::resilience::envoy_budget::{ActiveRequest, EnvoyRetryBudget};
 use crate::resilience::mirror::MirrorPolicy;
 use crate::route::action::Action;
@@ -68,7 +69,13 @@ where
                     return Ok(abort_response(abort));
                 }
                 let started = shared.forward(&plan, req);
-                finish(plan, started, active).await
+                // Envoy records `DI` on a delayed request (unless a later flag says more).
+                finish(plan, started, active).await.map(|mut rsp| {
+                    if rsp.extensions().get::<ResponseFlag>().is_none() {
+                        rsp.extensions_mut().insert(ResponseFlag(DELAY_FLAG));
+                    }
+                    rsp
+                })
             }));
         }
         if let Some(abort) = decision.abort {
@@ -175,16 +182,36 @@ where
         }
     }
 
+    /// The port of a destination that names none: the listener's at a sidecar; at a gateway,
+    /// whose listener port is not the service's, the service's only port (Istio), else the
+    /// listener's.
+    fn default_port(&self, host: &str, listener: u16) -> u16 {
+        match (self.scope, self.mesh.service(host)) {
+            (Scope::Gateway { .. }, Some(svc)) if svc.ports.len() == 1 => svc.ports[0].number,
+            _ => listener,
+        }
+    }
+
     /// Routes the request, applies the route's request edits and returns what to do.
     #[allow(clippy::type_complexity)]
     pub(super) fn route<B>(&self, req: &mut Request<B>) -> Result<Routed<M::Service, C>, BoxError>
     where
         M::Service: Clone,
     {
-        let rr = RouteRequest::from_http(req);
-        let (decision, res) = self
-            .mesh
-            .route_sidecar(&self.vhosts, &self.workload.namespace, &rr);
+        let mut rr = RouteRequest::from_http(req);
+        if let Scope::Gateway { port } = self.scope {
+            rr.port = port;
+        }
+        let (decision, service) = match self.scope {
+            Scope::Sidecar => {
+                let (decision, res) =
+                    self.mesh
+                        .route_sidecar(&self.vhosts, &self.workload.namespace, &rr);
+                (decision, res.service)
+            }
+            // A gateway never falls back to a host's default route: no bound host is 404.
+            Scope::Gateway { .. } => Mesh::route_gateway(&self.vhosts, &rr),
+        };
         let (entry, forward) = match decision {
             Decision::NotFound { .. } => {
                 let rsp = edit::flagged(StatusCode::NOT_FOUND, NO_ROUTE);
@@ -199,8 +226,8 @@ where
                 return Ok(Routed::Local(edit::redirect(301, &location)));
             }
             Decision::Default => {
-                let profile = self.profile_route(&res.service, rr.method, rr.path)?;
-                let (backend, port) = self.backend(&res.service, rr.port);
+                let profile = self.profile_route(&service, rr.method, rr.path)?;
+                let (backend, port) = self.backend(&service, rr.port);
                 let plan = self.default_plan(backend, port, profile)?;
                 return Ok(plan);
             }
@@ -222,7 +249,9 @@ where
         };
         let (index, dest) = self.rng.with(|rng| forward.destinations.pick(rng));
         let profile = self.profile_route(&dest.host, rr.method, rr.path)?;
-        let port = dest.port.unwrap_or(rr.port);
+        let port = dest
+            .port
+            .unwrap_or_else(|| self.default_port(&dest.host, rr.port));
         let routed = self.route_plan(entry, index, forward, dest, port, profile)?;
         // Istio: rewrite after matching, then route-level and destination-level header ops.
         if let Some(rewrite) = &forward.rewrite {

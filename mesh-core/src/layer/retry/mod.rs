@@ -67,6 +67,11 @@ pub struct PerTryTimeout {
     pub after: Duration,
 }
 
+/// Response extension: the response is a failure a retry budget (or `maxRetries`) refused to
+/// retry (Envoy's `upstream_rq_retry_overflow`, Linkerd's budget exhaustion). Proxies count it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RetryBudgetExhausted;
+
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
 pin_project_lite::pin_project! {
@@ -275,6 +280,12 @@ where
                 .with(|rng| self.policy.decide(&attempt, &mut state, rng, now));
             match next {
                 Next::Return => return result,
+                Next::Exhausted => {
+                    return result.map(|mut rsp| {
+                        rsp.extensions_mut().insert(RetryBudgetExhausted);
+                        rsp
+                    });
+                }
                 Next::Retry { backoff, permit } => {
                     drop(result);
                     _permit = Some(permit);

@@ -10,7 +10,7 @@ use crate::resilience::Outcome;
 use crate::resilience::budget::RetryBudget;
 use crate::resilience::retry::{
     IstioRetry, ProfileDecision, ProfileRetry, ResponseHints, RetryDecision, RetryPermits,
-    RetryState, Unlimited,
+    RetryState, StopReason, Unlimited,
 };
 
 /// One finished attempt, as the policy sees it.
@@ -36,6 +36,10 @@ pub enum Next<P> {
     },
     /// Return this attempt's result.
     Return,
+    /// A retry was warranted but the budget (Linkerd's or Envoy's) or the circuit breaker's
+    /// `maxRetries` had no slot: return this attempt's result, marked
+    /// [`RetryBudgetExhausted`](super::RetryBudgetExhausted).
+    Exhausted,
 }
 
 /// A retry policy the layer can drive.
@@ -118,6 +122,7 @@ where
             .decide(state, &attempt.outcome, attempt.hints, &self.permits, rng)
         {
             RetryDecision::Retry { backoff, permit } => Next::Retry { backoff, permit },
+            RetryDecision::Stop(StopReason::NoPermit) => Next::Exhausted,
             RetryDecision::Stop(_) => Next::Return,
         }
     }
@@ -155,6 +160,7 @@ impl Retries for ProfileRetries {
                 permit: (),
             },
             ProfileDecision::Return { .. } => Next::Return,
+            ProfileDecision::Exhausted => Next::Exhausted,
         }
     }
 }

@@ -68,6 +68,8 @@ pub enum ProfileDecision {
         /// A deposit was made.
         deposited: bool,
     },
+    /// A retryable failure the budget had no tokens for: return it (no deposit).
+    Exhausted,
 }
 
 // === impl ProfileRetry ===
@@ -117,7 +119,7 @@ impl ProfileRetry {
         if budget.withdraw(now) {
             ProfileDecision::Retry
         } else {
-            ProfileDecision::Return { deposited: false }
+            ProfileDecision::Exhausted
         }
     }
 }

@@ -23,10 +23,22 @@ use tokio::sync::oneshot;
 
 use super::harness::{self, Certs};
 
+mod body_limit;
+mod dns;
+mod fault;
+mod idle;
+mod labels;
+mod mirror;
 mod mtls;
+mod myapp;
+mod pool;
+mod profile_timeout;
 mod protocols;
 mod reload;
+mod reload_load;
+mod retry_budget;
 mod trace_headers;
+mod traffic_split;
 
 pub(super) const HOST: &str = "reviews.shop.svc.cluster.local";
 
@@ -113,12 +125,22 @@ impl Sidecar {
 
     /// Starts on `mesh`, watching `source` when given.
     async fn start_mesh(certs: &Certs, mesh: Mesh, source: Option<ConfigSource>) -> Sidecar {
+        Self::start_with(certs, mesh, source, "").await
+    }
+
+    /// Starts with `extra` appended to the bootstrap file (e.g. a `limits` section).
+    async fn start_with(
+        certs: &Certs,
+        mesh: Mesh,
+        source: Option<ConfigSource>,
+        extra: &str,
+    ) -> Sidecar {
         let app = harness::app().await;
         let text = format!(
             "workload: {{name: frontend-v1, namespace: shop, serviceAccount: frontend, \
              labels: {{app: frontend}}}}\n\
              inbound: {{listen: \"127.0.0.1:0\", app: \"{app}\"}}\n\
-             outbound: {{listen: \"127.0.0.1:0\"}}\n{}",
+             outbound: {{listen: \"127.0.0.1:0\"}}\n{}{extra}",
             certs.issue("shop/frontend")
         );
         let bootstrap = Bootstrap::from_str("bootstrap.yaml", &text).unwrap();
@@ -132,6 +154,7 @@ impl Sidecar {
                 inbound,
                 admin: None,
                 outbound: Some(outbound),
+                gateways: Vec::new(),
             },
             ProxyConfig {
                 outbound_seed: Some(7),

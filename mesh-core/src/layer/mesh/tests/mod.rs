@@ -116,8 +116,24 @@ spec:
 
 /// The mesh service over in-memory endpoints; `status` answers for each endpoint address.
 fn stack(yaml: &str, status: fn(&str) -> (u16, Option<Duration>)) -> (Svc, Calls) {
+    let client = Workload {
+        namespace: "prod".into(),
+        name: "client".into(),
+        labels: [("app".to_owned(), "client".to_owned())].into(),
+    };
+    let layer = MeshLayer::try_new(load(yaml), client).expect("enforceable policies");
+    over(layer, status)
+}
+
+/// The reviews service plus `yaml`.
+fn load(yaml: &str) -> Arc<Mesh> {
     let (mesh, _) = Mesh::from_yaml("test.yaml", &format!("{SERVICE}{yaml}"))
         .unwrap_or_else(|e| panic!("{e}: {:#?}", e.diagnostics));
+    Arc::new(mesh)
+}
+
+/// `layer` (seeded) over in-memory endpoints answering `status`.
+fn over(layer: MeshLayer, status: fn(&str) -> (u16, Option<Duration>)) -> (Svc, Calls) {
     let calls = Calls::default();
     let c = calls.clone();
     let connect: Connect = Box::new(move |a: &EndpointAddr| {
@@ -129,16 +145,7 @@ fn stack(yaml: &str, status: fn(&str) -> (u16, Option<Duration>)) -> (Svc, Calls
             delay,
         }
     });
-    let client = Workload {
-        namespace: "prod".into(),
-        name: "client".into(),
-        labels: [("app".to_owned(), "client".to_owned())].into(),
-    };
-    let svc = MeshLayer::try_new(Arc::new(mesh), client)
-        .expect("enforceable policies")
-        .with_seed(7)
-        .layer(connect);
-    (svc, calls)
+    (layer.with_seed(7).layer(connect), calls)
 }
 
 fn ok(_: &str) -> (u16, Option<Duration>) {
@@ -177,5 +184,6 @@ const CANARY: &str = r#"
     - {destination: {host: reviews, subset: v2}, weight: 10}
     retries: {attempts: 0}"#;
 
+mod gateway;
 mod resilience;
 mod routing;

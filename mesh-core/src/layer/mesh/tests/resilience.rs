@@ -38,6 +38,30 @@ spec:
     // Only the reserve (1 retry/s over a 10 s window) is available when nothing succeeds.
     assert!(total > 200, "some retries ran: {total}");
     assert!(total <= 200 + 10, "the budget caps retries: {total}");
+    // Once the reserve is spent, the failure comes back marked for the proxy's metrics.
+    let rsp = send(&mut svc, get("/", &[])).await;
+    assert_eq!(
+        rsp.extensions()
+            .get::<crate::layer::retry::RetryBudgetExhausted>(),
+        Some(&crate::layer::retry::RetryBudgetExhausted)
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_delayed_request_is_flagged_di() {
+    let http = r#"
+  - route: [{destination: {host: reviews, subset: v2}}]
+    fault: {delay: {fixedDelay: 2s, percentage: {value: 100}}}"#;
+    let (mut svc, calls) = stack(&format!("{}{}", dr(RR), vs(http)), ok);
+    let start = tokio::time::Instant::now();
+    let rsp = send(&mut svc, get("/", &[])).await;
+    assert!(start.elapsed() >= Duration::from_secs(2));
+    assert_eq!(rsp.status(), StatusCode::OK);
+    assert_eq!(
+        rsp.extensions().get::<ResponseFlag>(),
+        Some(&ResponseFlag("DI"))
+    );
+    assert_eq!(count(&calls, "10.0.0.2"), 1);
 }
 
 #[tokio::test(start_paused = true)]

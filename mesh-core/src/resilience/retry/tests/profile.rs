@@ -58,7 +58,7 @@ fn profile_retries_failures_within_the_budget_only() {
     // No deposits yet: nothing to withdraw.
     assert_eq!(
         route.decide(&resp(503), false, true, &b, t0),
-        ProfileDecision::Return { deposited: false }
+        ProfileDecision::Exhausted
     );
     // Two successes pay for one retry at ratio 0.5.
     for _ in 0..2 {
@@ -73,7 +73,7 @@ fn profile_retries_failures_within_the_budget_only() {
     );
     assert_eq!(
         route.decide(&resp(503), false, true, &b, t0),
-        ProfileDecision::Return { deposited: false }
+        ProfileDecision::Exhausted
     );
 }
 
