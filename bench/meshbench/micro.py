@@ -55,12 +55,12 @@ def collect(root):
         except (OSError, KeyError, ValueError):
             continue
         benches.append({"name": name, "median_ns": median})
-    allocs = None
+    allocs = {}
     try:
         with open(os.path.join(root, LOG)) as f:
-            m = re.search(r"stack/request: ([\d.]+) heap allocations and (\d+) bytes", f.read())
-        if m:
-            allocs = {"allocations": float(m.group(1)), "bytes": int(m.group(2))}
+            for m in re.finditer(r"^(\S+): ([\d.]+) heap allocations and (\d+) bytes", f.read(),
+                                 re.M):
+                allocs[m.group(1)] = {"allocations": float(m.group(2)), "bytes": int(m.group(3))}
     except OSError:
         pass
     return {"benches": benches, "stack_allocations_per_request": allocs}

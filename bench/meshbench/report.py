@@ -175,10 +175,9 @@ def build(out):
     mic = out.get("micro", {})
     if mic.get("benches"):
         L += ["### Engine microbenchmarks (criterion medians, short warm-up and measure times)", ""]
-        a = mic.get("stack_allocations_per_request")
-        if a:
-            L += [f"Full layer stack (`mesh-core/benches/stack.rs`): {a['allocations']:.2f} heap "
-                  f"allocations and {a['bytes']} bytes per request.", ""]
+        for name, a in (mic.get("stack_allocations_per_request") or {}).items():
+            L += [f"Full layer stack (`mesh-core/benches/stack.rs`, `{name}`): "
+                  f"{a['allocations']:.2f} heap allocations and {a['bytes']} bytes per request.", ""]
         L += ["| benchmark | median |", "|---|---|"]
         for b in mic["benches"]:
             ns = b["median_ns"]
