@@ -21,6 +21,9 @@ pub struct Args {
     bootstrap: PathBuf,
     #[command(flatten)]
     options: ConfigArgs,
+    /// Runtime worker threads (default: one per CPU).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    workers: Option<u16>,
 }
 
 pub fn run(args: &Args) -> Result<ExitCode, String> {
@@ -54,7 +57,11 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
             return Ok(ExitCode::from(1));
         }
     };
-    let rt = tokio::runtime::Builder::new_multi_thread()
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = args.workers {
+        builder.worker_threads(usize::from(n));
+    }
+    let rt = builder
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;

@@ -1,0 +1,66 @@
+"""The engine microbenchmarks: criterion medians from target/criterion, allocations per request."""
+
+import glob
+import json
+import os
+import re
+import subprocess
+
+LOG = os.path.join("bench", "results", "micro-output.txt")
+
+
+def _bench_names(root, package):
+    names = []
+    with open(os.path.join(root, package, "Cargo.toml")) as f:
+        text = f.read()
+    for block in text.split("[[bench]]")[1:]:
+        m = re.search(r'^name\s*=\s*"([^"]+)"', block, re.M)
+        if m:
+            names.append(m.group(1))
+    return names
+
+
+def run(root, warm="0.3", measure="1", samples="10"):
+    """`cargo bench` once per package (mesh-core, mesh-proxy), its criterion benches only, with
+    short warm-up and measure times; the output is kept for the allocation count."""
+    os.makedirs(os.path.join(root, "bench", "results"), exist_ok=True)
+    output = ""
+    for package in ("mesh-core", "mesh-proxy"):
+        benches = [a for n in _bench_names(root, package) for a in ("--bench", n)]
+        print(f"bench: cargo bench -p {package} {' '.join(benches)} (short criterion times)",
+              flush=True)
+        r = subprocess.run(
+            ["cargo", "bench", "-p", package, *benches, "--",
+             "--warm-up-time", warm, "--measurement-time", measure, "--sample-size", samples,
+             "--noplot"],
+            cwd=root, capture_output=True, text=True,
+        )
+        output += r.stdout
+        if r.returncode != 0:
+            raise RuntimeError(f"cargo bench -p {package} failed: {r.stderr[-1500:]}")
+    with open(os.path.join(root, LOG), "w") as f:
+        f.write(output)
+
+
+def collect(root):
+    benches = []
+    for est in sorted(glob.glob(os.path.join(root, "target", "criterion", "**", "new",
+                                             "estimates.json"), recursive=True)):
+        d = os.path.dirname(est)
+        try:
+            with open(est) as f:
+                median = json.load(f)["median"]["point_estimate"]
+            with open(os.path.join(d, "benchmark.json")) as f:
+                name = json.load(f)["full_id"]
+        except (OSError, KeyError, ValueError):
+            continue
+        benches.append({"name": name, "median_ns": median})
+    allocs = {}
+    try:
+        with open(os.path.join(root, LOG)) as f:
+            for m in re.finditer(r"^(\S+): ([\d.]+) heap allocations and (\d+) bytes", f.read(),
+                                 re.M):
+                allocs[m.group(1)] = {"allocations": float(m.group(2)), "bytes": int(m.group(3))}
+    except OSError:
+        pass
+    return {"benches": benches, "stack_allocations_per_request": allocs}
