@@ -72,6 +72,7 @@ export declare class Mesh {
    * audit, dry_run. Policies are compiled once, when the mesh is built.
    */
   authorize(request: Request): Record<string, any>
+
 }
 
 /**
