@@ -391,10 +391,14 @@ fn spec(env: &Env, request: Unknown<'_>) -> Result<RequestSpec> {
     spec_of(&text)
 }
 
-/// The request from its JSON text (`JSON.stringify` of the caller's object).
+/// The request from its JSON text (`JSON.stringify` of the caller's object). Plain serde first;
+/// only a request it rejects is parsed again by `RequestSpec::from_json`, whose path tracking
+/// (the field named in the error) costs on every call.
 fn spec_of(text: &str) -> Result<RequestSpec> {
-    RequestSpec::from_json(text)
-        .map_err(|e| Error::new(Status::InvalidArg, format!("request: {e}")))
+    serde_json::from_str(text).or_else(|_| {
+        RequestSpec::from_json(text)
+            .map_err(|e| Error::new(Status::InvalidArg, format!("request: {e}")))
+    })
 }
 
 fn to_js<'e, T: serde::Serialize>(env: &'e Env, value: &T) -> Result<Unknown<'e>> {
