@@ -133,6 +133,28 @@ test('bad requests throw', () => {
   for (const [req, msg] of cases) assert.throws(() => myapp.route(req), msg)
 })
 
+test('requests that are not JSON objects throw the same error from route, explain and authorize', () => {
+  const notObjects = [undefined, null, 'http://myapp/', 42, { toJSON: () => undefined }]
+  for (const method of ['route', 'explain', 'authorize']) {
+    for (const req of notObjects) {
+      assert.throws(() => myapp[method](req), (err) => {
+        assert.equal(err.code, 'InvalidArg')
+        assert.match(err.message, /^request: expected an object$/)
+        return true
+      })
+    }
+    assert.throws(() => myapp[method]([]), /^Error: request: invalid length/)
+  }
+})
+
+test('each call returns a fresh decision', () => {
+  const req = sidecar('http://myapp.production.svc.cluster.local/api/users', { headers: { 'x-version': 'v2' } })
+  const first = myapp.route(req)
+  first.destinations.push('changed')
+  assert.notDeepEqual(myapp.route(req), first)
+  assert.deepEqual(myapp.route(req), myapp.explain(req).route)
+})
+
 test('authz and mtls at the destination workload', () => {
   const m = meshOf('authorizationpolicy-myapp', 'peerauthentication')
   const dest = { destination_workload: 'production/myapp', destination_labels: { app: 'myapp' } }
