@@ -16,10 +16,41 @@ use http::{Request, Response};
 use hyper::body::Incoming;
 use hyper_util::server::graceful::GracefulConnection;
 
-use crate::body::{Body, BodyLimit};
+use tokio::net::TcpStream;
+
+use crate::body::{Body, BodyLimit, BoxError};
 use crate::drain::Drain;
 use crate::idle::{IdleTracker, InFlight, Tracked};
 use crate::inbound::accept::Limits;
+use crate::metrics::Metrics;
+
+/// The first byte of a TLS record carrying a handshake (every TLS version we accept).
+const TLS_HANDSHAKE: u8 = 0x16;
+
+/// Why a request ended without a response; hyper closes the connection.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub(crate) struct ConnError(pub(crate) BoxError);
+
+/// Peeks at the first byte within `limits.detect_timeout`: `Some(true)` for a TLS handshake,
+/// `Some(false)` for anything else, `None` when there is nothing to serve (closed before a
+/// byte, an error, or no byte in time, which is counted as `detect_timeout`: a silent peer never
+/// falls through to a more privileged path).
+pub(crate) async fn detect_tls(
+    stream: &TcpStream,
+    limits: &Limits,
+    metrics: &Metrics,
+) -> Option<bool> {
+    let mut first = [0u8; 1];
+    match tokio::time::timeout(limits.detect_timeout, stream.peek(&mut first)).await {
+        Ok(Ok(1)) => Some(first[0] == TLS_HANDSHAKE),
+        Ok(_) => None,
+        Err(_) => {
+            metrics.refuse("detect_timeout");
+            None
+        }
+    }
+}
 
 /// The request bookkeeping of one connection; clones share it.
 #[derive(Clone, Debug)]

@@ -18,20 +18,12 @@ use tokio_rustls::LazyConfigAcceptor;
 use tower::ServiceExt;
 
 use super::{GatewayConnection, GatewayPort};
-use crate::conn::Requests;
+use crate::conn::{ConnError, Requests, detect_tls};
 use crate::drain::{Drain, DrainController};
 use crate::inbound::accept::{Limits, http_builder};
 
-/// The first byte of a TLS record carrying a handshake.
-const TLS_HANDSHAKE: u8 = 0x16;
-
 /// Client certificate details a client outside the mesh must not assert.
 const XFCC: &str = "x-forwarded-client-cert";
-
-/// Why a request ended without a response; hyper closes the connection.
-#[derive(Debug, thiserror::Error)]
-#[error(transparent)]
-struct ConnError(crate::body::BoxError);
 
 /// Accepts connections on one gateway listener until `shutdown` resolves.
 pub async fn serve(
@@ -72,14 +64,8 @@ async fn connection(
     let current = snapshots.load_full();
     let metrics = &current.metrics;
     let _ = stream.set_nodelay(true);
-    let mut first = [0u8; 1];
-    let is_tls = match tokio::time::timeout(limits.detect_timeout, stream.peek(&mut first)).await {
-        Ok(Ok(1)) => first[0] == TLS_HANDSHAKE,
-        Ok(_) => return,
-        Err(_) => {
-            metrics.refuse("detect_timeout");
-            return;
-        }
+    let Some(is_tls) = detect_tls(&stream, &limits, metrics).await else {
+        return;
     };
     if !is_tls {
         match current

@@ -27,12 +27,9 @@ use tower::ServiceExt;
 use super::Inbound;
 use super::forward::ClientCertDetails;
 use crate::body::Body;
-use crate::conn::Requests;
+use crate::conn::{ConnError, Requests, detect_tls};
 use crate::drain::{Drain, DrainController};
 use crate::stack::HttpService;
-
-/// The first byte of a TLS record carrying a handshake (every TLS version we accept).
-const TLS_HANDSHAKE: u8 = 0x16;
 
 /// Connection-level limits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -179,16 +176,8 @@ async fn connection(
     let metrics = &inbound.metrics;
     let _ = stream.set_nodelay(true);
     let local = stream.local_addr().ok();
-    let mut first = [0u8; 1];
-    let is_tls = match tokio::time::timeout(limits.detect_timeout, stream.peek(&mut first)).await {
-        Ok(Ok(1)) => first[0] == TLS_HANDSHAKE,
-        // Closed before a byte, or an error: nothing to serve.
-        Ok(_) => return,
-        Err(_) => {
-            // Detection timed out: never fall through to a more privileged path.
-            metrics.refuse("detect_timeout");
-            return;
-        }
+    let Some(is_tls) = detect_tls(&stream, &limits, metrics).await else {
+        return;
     };
     let transport = if is_tls {
         Transport::Mtls
@@ -289,11 +278,6 @@ async fn serve_http<I>(
     )
     .await;
 }
-
-/// Why a connection's request ended without a response; hyper closes the connection.
-#[derive(Debug, thiserror::Error)]
-#[error(transparent)]
-struct ConnError(crate::body::BoxError);
 
 /// The hyper service of one connection: inserts its facts into each request.
 #[derive(Clone)]

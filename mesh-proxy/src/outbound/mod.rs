@@ -21,6 +21,7 @@ use std::time::Duration;
 
 use http::{Request, Response, StatusCode, header};
 use mesh_core::Mesh;
+use mesh_core::layer::fault::ABORT_FLAG;
 use mesh_core::layer::mesh::{EndpointAddr, InvalidMesh, MeshLayer};
 use mesh_core::layer::pool::ResponseFlag as PoolFlag;
 use mesh_core::layer::retry::RetryBudgetExhausted;
@@ -156,7 +157,7 @@ pub(crate) fn mesh_stack(
                 let rsp = match step {
                     Err(answer) => answer,
                     Ok(call) => match call.await {
-                        Ok(rsp) => rsp.map(Body::new),
+                        Ok(rsp) => with_abort_body(rsp.map(Body::new)),
                         Err(e) => to_response(&e),
                     },
                 };
@@ -187,6 +188,22 @@ pub(crate) fn mesh_stack(
     Stack::new(HttpService::new(svc))
         .push_request_id(ids)
         .into_inner()
+}
+
+/// An HTTP fault abort carries Envoy's body, `fault filter abort` (text/plain); gRPC aborts
+/// say it in `grpc-message` and keep their empty body.
+fn with_abort_body(rsp: Response<Body>) -> Response<Body> {
+    let aborted =
+        matches!(rsp.extensions().get::<ResponseFlag>(), Some(ResponseFlag(f)) if *f == ABORT_FLAG);
+    if !aborted || rsp.headers().contains_key("grpc-status") {
+        return rsp;
+    }
+    let (mut parts, _) = rsp.into_parts();
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/plain"),
+    );
+    Response::from_parts(parts, Body::from("fault filter abort"))
 }
 
 /// Fills the per-response labels.

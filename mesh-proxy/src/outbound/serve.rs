@@ -13,14 +13,9 @@ use tokio::net::TcpListener;
 use tower::ServiceExt;
 
 use super::Outbound;
-use crate::conn::Requests;
+use crate::conn::{ConnError, Requests};
 use crate::drain::DrainController;
 use crate::inbound::accept::{Limits, http_builder};
-
-/// Why a request ended without a response; hyper closes the connection.
-#[derive(Debug, thiserror::Error)]
-#[error(transparent)]
-struct ConnError(crate::body::BoxError);
 
 /// Accepts local connections until `shutdown` resolves.
 pub async fn serve(
