@@ -413,21 +413,28 @@ thread_local! {
     static TEXT: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(Vec::with_capacity(4096));
 }
 
+/// The most the reused buffer keeps between calls (a larger document's buffer is released).
+const TEXT_KEPT: usize = 64 * 1024;
+
 /// `value` as a JS string of its JSON text, written into the reused buffer. The text is ASCII
-/// when every string in it is, so V8 copies it as Latin-1
-/// without decoding; other text goes through UTF-8.
+/// when every string in it is, so V8 copies it as Latin-1 without decoding; other text goes
+/// through UTF-8.
 fn json_text<'e, T: serde::Serialize>(env: &'e Env, value: &T) -> Result<napi::JsString<'e>> {
     TEXT.with(|text| {
         let mut text = text.borrow_mut();
         text.clear();
         serde_json::to_writer(&mut *text, value)?;
-        if text.is_ascii() {
+        let js = if text.is_ascii() {
             env.create_string_latin1(&*text)
         } else {
             let utf8 = std::str::from_utf8(&text)
                 .map_err(|e| Error::new(Status::GenericFailure, e.to_string()))?;
             env.create_string(utf8)
+        };
+        if text.capacity() > TEXT_KEPT {
+            *text = Vec::with_capacity(4096);
         }
+        js
     })
 }
 

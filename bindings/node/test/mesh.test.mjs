@@ -225,3 +225,10 @@ test('the detector ejects after 5 consecutive 503s and returns after the base ej
   assert.throws(() => d.record('c', 503), /unknown host/)
   assert.throws(() => new OutlierDetector(['a'], { interval: 5 }), /interval/)
 })
+
+test('non-ASCII text in a request comes back intact in its explanation', () => {
+  const req = sidecar('http://myapp.production/api/é?q=ü', { headers: { 'x-version': 'v2' } })
+  const doc = myapp.explain(req)
+  assert.equal(doc.request.path, '/api/é')
+  assert.equal(doc.request.query, 'q=ü')
+})
