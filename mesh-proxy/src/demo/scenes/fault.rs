@@ -30,7 +30,7 @@ pub struct Fault {
     pub sent: u32,
     /// Of those, answered by the end of the demo.
     pub answered: u32,
-    /// Answered 503 with an empty body (the fault filter's abort).
+    /// Answered 503 with the fault filter's body, `fault filter abort`.
     pub aborted: u32,
     /// Delayed: answered after more than half the delay, or still held when the demo ended.
     pub delayed: u32,
@@ -158,7 +158,7 @@ impl FaultTail {
 }
 
 fn is_abort(a: &Answer) -> bool {
-    a.status == StatusCode::SERVICE_UNAVAILABLE && a.body.is_empty()
+    a.status == StatusCode::SERVICE_UNAVAILABLE && a.body == "fault filter abort"
 }
 
 /// Runs scene 3 through frontend's sidecar: sends the fault-injected requests (spread over
