@@ -27,6 +27,10 @@ use crate::metrics::Metrics;
 /// The first byte of a TLS record carrying a handshake (every TLS version we accept).
 const TLS_HANDSHAKE: u8 = 0x16;
 
+/// Client certificate details (Envoy's XFCC): only the proxy that verified a certificate may
+/// assert them, so every listener drops the value a client sent.
+pub(crate) const XFCC: &str = "x-forwarded-client-cert";
+
 /// Why a request ended without a response; hyper closes the connection.
 #[derive(Debug, thiserror::Error)]
 #[error(transparent)]

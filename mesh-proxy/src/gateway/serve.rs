@@ -18,12 +18,9 @@ use tokio_rustls::LazyConfigAcceptor;
 use tower::ServiceExt;
 
 use super::{GatewayConnection, GatewayPort};
-use crate::conn::{ConnError, Requests, detect_tls};
+use crate::conn::{ConnError, Requests, XFCC, detect_tls};
 use crate::drain::{Drain, DrainController};
 use crate::inbound::accept::{Limits, http_builder};
-
-/// Client certificate details a client outside the mesh must not assert.
-const XFCC: &str = "x-forwarded-client-cert";
 
 /// Accepts connections on one gateway listener until `shutdown` resolves.
 pub async fn serve(

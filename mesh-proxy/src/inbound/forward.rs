@@ -17,6 +17,7 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 
 use super::Inbound;
 use crate::body::{Body, BodyLimit, BoxError, is_body_too_large, payload_too_large};
+use crate::conn::XFCC;
 use crate::stack::Stack;
 
 /// The local application could not be reached or broke the exchange (Envoy flag `UF`/`UC`).
@@ -42,8 +43,6 @@ pub struct Forward {
     app: SocketAddr,
     client: Client<HttpConnector, Body>,
 }
-
-const XFCC: &str = "x-forwarded-client-cert";
 
 /// Headers that describe one hop and must not be forwarded (RFC 9110 §7.6.1).
 const HOP_BY_HOP: [HeaderName; 6] = [

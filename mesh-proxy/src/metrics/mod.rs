@@ -101,10 +101,10 @@ impl DestinationService {
         if host.is_empty() {
             return Self::unknown();
         }
-        let labels: Vec<&str> = host.split('.').collect();
-        let (name, namespace) = match labels.as_slice() {
-            [name] => (*name, default_namespace),
-            [name, ns, "svc", ..] => (*name, *ns),
+        let mut parts = host.split('.');
+        let (name, namespace) = match (parts.next(), parts.next(), parts.next()) {
+            (Some(name), None, _) => (name, default_namespace),
+            (Some(name), Some(ns), Some("svc")) => (name, ns),
             _ => (host.as_str(), UNKNOWN),
         };
         DestinationService {

@@ -154,7 +154,12 @@ pub fn client_cert_details(
     conn: &rustls::ServerConnection,
 ) -> Option<http::HeaderValue> {
     let leaf = conn.peer_certificates()?.first()?;
+    use std::fmt::Write as _;
     let hash = ring::digest::digest(&ring::digest::SHA256, leaf);
-    let hex: String = hash.as_ref().iter().map(|b| format!("{b:02x}")).collect();
-    http::HeaderValue::try_from(format!("By={local};Hash={hex};URI={peer}")).ok()
+    let mut value = format!("By={local};Hash=");
+    for b in hash.as_ref() {
+        let _ = write!(value, "{b:02x}");
+    }
+    let _ = write!(value, ";URI={peer}");
+    http::HeaderValue::try_from(value).ok()
 }

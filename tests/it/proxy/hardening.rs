@@ -49,23 +49,28 @@ async fn more_than_100_headers_is_431() {
     assert_eq!(proxy.requests(&["response_code=\"200\""]), 1);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_slow_request_head_is_cut_off() {
-    let certs = Certs::new("slowloris");
+/// A PERMISSIVE proxy that gives a request head 200 ms.
+async fn with_head_timeout(certs: &Certs) -> Running {
     let (mesh, _) = mesh_core::Mesh::from_yaml("r.yaml", PERMISSIVE).unwrap();
     let limits = Limits {
         header_read_timeout: Duration::from_millis(200),
         ..Limits::default()
     };
-    let proxy = Running::start_mesh(
-        &certs,
+    Running::start_mesh(
+        certs,
         "production/myapp",
         "{app: myapp}",
         mesh,
         None,
         limits,
     )
-    .await;
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_request_head_is_cut_off() {
+    let certs = Certs::new("slowloris");
+    let proxy = with_head_timeout(&certs).await;
     let mut s = TcpStream::connect(proxy.inbound).await.unwrap();
     // Half a head, then nothing: the server must close rather than wait forever.
     s.write_all(b"GET / HTTP/1.1\r\nhost: myapp\r\n")
@@ -79,20 +84,7 @@ async fn a_slow_request_head_is_cut_off() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_h2_connection_without_a_request_head_is_closed() {
     let certs = Certs::new("h2idle");
-    let (mesh, _) = mesh_core::Mesh::from_yaml("r.yaml", PERMISSIVE).unwrap();
-    let limits = Limits {
-        header_read_timeout: Duration::from_millis(200),
-        ..Limits::default()
-    };
-    let proxy = Running::start_mesh(
-        &certs,
-        "production/myapp",
-        "{app: myapp}",
-        mesh,
-        None,
-        limits,
-    )
-    .await;
+    let proxy = with_head_timeout(&certs).await;
     let mut s = TcpStream::connect(proxy.inbound).await.unwrap();
     // The h2c preface and an empty SETTINGS frame, then no HEADERS ever (hyper's HTTP/2 server
     // has no header-read timeout of its own; PING keep-alive would take 40 s).
