@@ -9,6 +9,7 @@
 #![warn(missing_docs)]
 
 mod outbound;
+pub mod positional;
 mod request;
 mod resilience;
 #[cfg(test)]
