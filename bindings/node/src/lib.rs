@@ -9,6 +9,7 @@ mod outbound;
 
 use std::sync::Arc;
 
+use mesh_bindings::positional::Positional;
 use mesh_bindings::{Clients, InvalidSettings, OutlierSpec, RequestSpec};
 use mesh_core::security::authz::AuthzPolicies;
 use mesh_core::{Diagnostic, InvalidConfig};
@@ -160,6 +161,41 @@ impl Mesh {
             mesh_bindings::authorize(&self.mesh, &self.authz, &spec).map_err(invalid_request)?;
         json_text(env, &out)
     }
+
+    /// `route` over JSON text, the decision in its positional form
+    /// (`mesh_bindings::positional`), which positional.js rebuilds.
+    #[napi(skip_typescript)]
+    pub fn route_positional<'e>(
+        &self,
+        env: &'e Env,
+        request: String,
+    ) -> Result<napi::JsString<'e>> {
+        let spec = spec_of(&request)?;
+        let out = mesh_bindings::route_cached(&self.mesh, &self.sidecars, &spec)
+            .map_err(invalid_request)?;
+        json_text(env, &Positional(&out))
+    }
+
+    /// `authorize` over JSON text, the verdict in its positional form.
+    #[napi(skip_typescript)]
+    pub fn authorize_positional<'e>(
+        &self,
+        env: &'e Env,
+        request: String,
+    ) -> Result<napi::JsString<'e>> {
+        let spec = spec_of(&request)?;
+        let out =
+            mesh_bindings::authorize(&self.mesh, &self.authz, &spec).map_err(invalid_request)?;
+        json_text(env, &Positional(&out))
+    }
+}
+
+/// The layout of the positional decisions (`mesh_bindings::positional::LAYOUT`) as JSON text:
+/// `[{name, fields: [[key] | [key, "one" | "list", shape]]}]`, for the test that positional.js
+/// rebuilds the same keys.
+#[napi(skip_typescript)]
+pub fn positional_layout() -> Result<String> {
+    Ok(serde_json::to_string(mesh_bindings::positional::LAYOUT)?)
 }
 
 /// A seed for the weighted picks from the process's hash-map keys (OS entropy read once).
