@@ -8,7 +8,8 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use mesh_bindings::{RequestSpec, Sidecars, mesh_from_path, route, route_cached};
+use mesh_bindings::positional::Positional;
+use mesh_bindings::{RequestSpec, Sidecars, mesh_from_path, route, route_cached, route_owned};
 
 fn bench(c: &mut Criterion) {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/resources");
@@ -58,6 +59,31 @@ fn bench(c: &mut Criterion) {
         b.iter_custom(|n| {
             cpu(n, || {
                 route_cached(black_box(&empty), &empty_sidecars, black_box(&req)).expect("routes");
+            })
+        })
+    });
+    // The Node binding's whole native path short of napi: the request's JSON text parsed,
+    // routed, and the decision written (keyed as before, positional now; the request copied
+    // into the engine's as before, moved now).
+    let text = r#"{"url":"http://myapp.production.svc.cluster.local/api/users","headers":{"x-version":"v2"},"workload":"production/frontend"}"#;
+    let mut out = Vec::with_capacity(4096);
+    c.bench_function("bindings/route_text_keyed_cpu", |b| {
+        b.iter_custom(|n| {
+            cpu(n, || {
+                let spec: RequestSpec = serde_json::from_str(black_box(text)).expect("parses");
+                let view = route_cached(&mesh, &sidecars, &spec).expect("routes");
+                out.clear();
+                serde_json::to_writer(&mut out, &view).expect("writes");
+            })
+        })
+    });
+    c.bench_function("bindings/route_text_positional_cpu", |b| {
+        b.iter_custom(|n| {
+            cpu(n, || {
+                let spec: RequestSpec = serde_json::from_str(black_box(text)).expect("parses");
+                let view = route_owned(&mesh, &sidecars, spec).expect("routes");
+                out.clear();
+                serde_json::to_writer(&mut out, &Positional(&view)).expect("writes");
             })
         })
     });

@@ -135,6 +135,28 @@ impl Sidecars {
     }
 }
 
+/// [`route_cached`] taking the request by value: its strings move into the engine's request
+/// instead of being copied (the same decision).
+pub fn route_owned(
+    mesh: &Mesh,
+    sidecars: &Sidecars,
+    spec: RequestSpec,
+) -> Result<RouteView, RequestError> {
+    let vhosts = sidecars.get(mesh, &spec);
+    let req = spec.into_explain_request()?;
+    mesh_core::explain::route_with(mesh, vhosts.as_deref(), &req).map_err(RequestError::from)
+}
+
+/// [`authorize`] taking the request by value (the same verdict).
+pub fn authorize_owned(
+    mesh: &Mesh,
+    policies: &AuthzPolicies,
+    spec: RequestSpec,
+) -> Result<AuthzView, RequestError> {
+    let req = spec.into_explain_request()?;
+    mesh_core::explain::authz(mesh, policies, &req)?.ok_or(RequestError::NoAuthzWorkload)
+}
+
 /// [`route`] with the sidecar's virtual hosts from `sidecars` (the same decision).
 pub fn route_cached(
     mesh: &Mesh,

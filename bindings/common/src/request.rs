@@ -64,11 +64,16 @@ pub(crate) fn workload(
     name: &str,
     labels: &BTreeMap<String, String>,
 ) -> Result<Workload, RequestError> {
+    workload_owned(name, labels.clone())
+}
+
+/// `NS/NAME` with labels as a workload, the labels moved in.
+fn workload_owned(name: &str, labels: BTreeMap<String, String>) -> Result<Workload, RequestError> {
     match name.split_once('/') {
         Some((ns, n)) if !ns.is_empty() && !n.is_empty() && !n.contains('/') => Ok(Workload {
             namespace: ns.to_owned(),
             name: n.to_owned(),
-            labels: labels.clone(),
+            labels,
         }),
         _ => Err(RequestError::Workload(name.to_owned())),
     }
@@ -142,6 +147,13 @@ impl Headers {
             Headers::List(l) => l.clone(),
         }
     }
+
+    fn into_pairs(self) -> Vec<(String, String)> {
+        match self {
+            Headers::Map(m) => m.into_iter().collect(),
+            Headers::List(l) => l,
+        }
+    }
 }
 
 // === impl RequestSpec ===
@@ -204,6 +216,34 @@ impl RequestSpec {
                 .as_deref()
                 .map(|w| workload(w, &self.destination_labels))
                 .transpose()?,
+            seed: self.seed,
+        })
+    }
+
+    /// [`to_explain_request`](Self::to_explain_request) moving the strings, headers and labels
+    /// over instead of copying them (the per-call path of the Node binding).
+    pub fn into_explain_request(self) -> Result<ExplainRequest, RequestError> {
+        let scope = match (self.gateway, self.port) {
+            (Some(gateway), Some(port)) => ProxyScope::Gateway { gateway, port },
+            (None, None) => ProxyScope::Sidecar(workload_owned(&self.workload, self.labels)?),
+            _ => return Err(RequestError::GatewayPort),
+        };
+        let destination = match self.destination_workload {
+            Some(w) => Some(workload_owned(&w, self.destination_labels)?),
+            None => None,
+        };
+        Ok(ExplainRequest {
+            method: self.method,
+            url: self.url,
+            headers: self.headers.into_pairs(),
+            scope,
+            source: SourceFacts {
+                principal: self.source_principal,
+                namespace: self.source_namespace,
+                ip: self.source_ip,
+                mtls: self.mtls,
+            },
+            destination,
             seed: self.seed,
         })
     }

@@ -372,3 +372,53 @@ fn outbound_bad_values_are_typed_errors() {
         Ok(mesh_core::resilience::Outcome::ConnectFailure)
     );
 }
+
+#[test]
+fn moving_the_request_builds_the_same_engine_request_and_errors() {
+    let specs = [
+        r#"{"url": "http://myapp/x", "headers": {"x-version": "v2", "a": "ü"},
+            "workload": "production/frontend", "labels": {"app": "frontend"}, "seed": 7}"#,
+        r#"{"url": "http://myapp/x", "method": "POST", "headers": [["a", "1"], ["a", "2"]],
+            "source_principal": "cluster.local/ns/p/sa/f", "source_namespace": "p",
+            "source_ip": "10.0.0.1", "mtls": true, "destination_workload": "production/myapp",
+            "destination_labels": {"app": "myapp"}}"#,
+        r#"{"url": "http://myapp/x", "gateway": "istio-system/gw", "port": 80}"#,
+        r#"{"url": "http://myapp/x", "gateway": "istio-system/gw"}"#,
+        r#"{"url": "http://myapp/x", "workload": "frontend"}"#,
+        r#"{"url": "http://myapp/x", "destination_workload": "a/b/c"}"#,
+    ];
+    for text in specs {
+        let s = spec(text);
+        let copied = format!("{:?}", s.to_explain_request());
+        assert_eq!(copied, format!("{:?}", s.into_explain_request()), "{text}");
+    }
+}
+
+#[test]
+fn owned_route_and_authorize_decide_as_the_borrowing_ones() {
+    let (mesh, _) = mesh_from_path(&examples()).unwrap();
+    let sidecars = Sidecars::default();
+    let authz = compile_authz(&mesh);
+    let requests = [
+        r#"{"url": "http://myapp.production/api/users", "headers": {"x-version": "v2"},
+            "workload": "production/frontend", "labels": {"app": "frontend"}}"#,
+        r#"{"url": "http://myapp.production/api/x", "mtls": true,
+            "source_principal": "cluster.local/ns/production/sa/frontend",
+            "destination_workload": "production/myapp", "destination_labels": {"app": "myapp"}}"#,
+        r#"{"url": "http://myapp.example.com/x", "gateway": "production/myapp-gateway", "port": 80}"#,
+        r#"{"url": "http://myapp/", "workload": "nope"}"#,
+    ];
+    for text in requests {
+        let s = spec(text);
+        assert_eq!(
+            route_owned(&mesh, &sidecars, s.clone()),
+            route_cached(&mesh, &sidecars, &s),
+            "{text}"
+        );
+        assert_eq!(
+            authorize_owned(&mesh, &authz, s.clone()),
+            authorize(&mesh, &authz, &s),
+            "{text}"
+        );
+    }
+}

@@ -171,7 +171,7 @@ impl Mesh {
         request: String,
     ) -> Result<napi::JsString<'e>> {
         let spec = spec_of(&request)?;
-        let out = mesh_bindings::route_cached(&self.mesh, &self.sidecars, &spec)
+        let out = mesh_bindings::route_owned(&self.mesh, &self.sidecars, spec)
             .map_err(invalid_request)?;
         json_text(env, &Positional(&out))
     }
@@ -184,8 +184,8 @@ impl Mesh {
         request: String,
     ) -> Result<napi::JsString<'e>> {
         let spec = spec_of(&request)?;
-        let out =
-            mesh_bindings::authorize(&self.mesh, &self.authz, &spec).map_err(invalid_request)?;
+        let out = mesh_bindings::authorize_owned(&self.mesh, &self.authz, spec)
+            .map_err(invalid_request)?;
         json_text(env, &Positional(&out))
     }
 }
