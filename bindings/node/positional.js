@@ -6,13 +6,18 @@
 // checks it against the addon's `positionalLayout()` and every builder against LAYOUT.
 'use strict'
 
-/** Each shape's fields in array order: `[key]`, or `[key, 'one' | 'list', shape]`. */
+/**
+ * Each shape's fields in array order: `[key]` (a value as in the keyed form), `[key, 'one',
+ * shape]` (null or the shape), `[key, 'list', shape]` (an array of the shape), or `[key, 'pick',
+ * shape, list]` (null, the index of an element of the sibling `list`, or the shape).
+ */
 const LAYOUT = [
   {
     name: 'route',
     fields: [
       ['virtual_service'], ['rule'], ['rule_name'], ['match'], ['action'], ['status'],
-      ['destinations', 'list', 'destination'], ['picked', 'one', 'destination'], ['timeout_ms'],
+      ['destinations', 'list', 'destination'], ['picked', 'pick', 'destination', 'destinations'],
+      ['timeout_ms'],
       ['retries', 'one', 'retries'], ['fault', 'one', 'fault'], ['mirror', 'list', 'mirror'],
       ['redirect', 'one', 'redirect'], ['direct_response', 'one', 'direct_response'],
       ['rewrite', 'one', 'rewrite'], ['headers', 'one', 'headers'],
@@ -87,7 +92,7 @@ const route = (a) => ({
   action: a[4],
   status: a[5],
   destinations: list(a[6], destination),
-  picked: a[7] === null ? null : destination(a[7]),
+  picked: a[7] === null ? null : destination(typeof a[7] === 'number' ? a[6][a[7]] : a[7]),
   timeout_ms: a[8],
   retries: a[9] === null ? null : retries(a[9]),
   fault: a[10] === null ? null : fault(a[10]),

@@ -32,7 +32,7 @@ function sample(shape, path) {
     if (kind === undefined) {
       positional.push(here)
       keyed[key] = here
-    } else if (kind === 'one') {
+    } else if (kind === 'one' || kind === 'pick') {
       const [p, k] = sample(inner, here)
       positional.push(p)
       keyed[key] = k
@@ -53,14 +53,22 @@ test('every builder puts each value under the key LAYOUT gives it, in LAYOUT ord
   }
 })
 
+test('a picked index is a fresh copy of that destination', () => {
+  const [route, keyed] = sample('route', 'r')
+  const at = LAYOUT[0].fields.findIndex(([key]) => key === 'picked')
+  const built = BUILDERS.route(route.with(at, 1))
+  assert.deepEqual(built.picked, keyed.destinations[1])
+  assert.notEqual(built.picked, built.destinations[1])
+})
+
 test('a null nested struct stays null and empty lists stay empty', () => {
   const [route] = sample('route', 'r')
   const fields = LAYOUT[0].fields
   for (const [i, [key, kind]] of fields.entries()) {
     if (kind === undefined) continue
     const copy = [...route]
-    copy[i] = kind === 'one' ? null : []
-    assert.deepEqual(BUILDERS.route(copy)[key], kind === 'one' ? null : [], key)
+    copy[i] = kind === 'list' ? [] : null
+    assert.deepEqual(BUILDERS.route(copy)[key], kind === 'list' ? [] : null, key)
   }
   const [fault] = sample('fault', 'f')
   assert.deepEqual(BUILDERS.fault([null, fault[1]]).delay, null)

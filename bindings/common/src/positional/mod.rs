@@ -33,7 +33,8 @@ pub struct Shape {
 }
 
 /// One field of a [`Shape`]. Serialized as `[name]` for a value written as in the keyed form,
-/// `[name, "one", shape]` or `[name, "list", shape]` for nested shapes.
+/// `[name, "one", shape]` or `[name, "list", shape]` for nested shapes, and
+/// `[name, "pick", shape, list]` for an element of a sibling list.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Field {
     /// The key of the keyed form.
@@ -51,6 +52,16 @@ pub enum Nested {
     One(&'static str),
     /// An array of the named shape, each positionally.
     List(&'static str),
+    /// `null`, the index of an equal element of the sibling field `list` (an array of
+    /// `shape`), or the named shape positionally when no element is equal. The route's picked
+    /// destination is one of its destinations: an index is one number to parse instead of a
+    /// five-element array.
+    Pick {
+        /// The shape.
+        shape: &'static str,
+        /// The sibling list field.
+        list: &'static str,
+    },
 }
 
 impl Serialize for Field {
@@ -59,6 +70,7 @@ impl Serialize for Field {
             Nested::Value => [self.name].serialize(s),
             Nested::One(shape) => [self.name, "one", shape].serialize(s),
             Nested::List(shape) => [self.name, "list", shape].serialize(s),
+            Nested::Pick { shape, list } => [self.name, "pick", shape, list].serialize(s),
         }
     }
 }
@@ -97,16 +109,22 @@ where
 }
 
 /// The field's value as written: `value` as is, `one` positionally (an `Option` or a plain
-/// struct), `list` element by element.
+/// struct), `list` element by element, `pick` as an index into the sibling list.
 macro_rules! element {
-    (value, $v:expr) => {
-        $v
+    (value, $v:ident . $field:ident) => {
+        &$v.$field
     };
-    (one, $v:expr) => {
-        &one($v)
+    (one, $v:ident . $field:ident) => {
+        &one(&$v.$field)
     };
-    (list, $v:expr) => {
-        &Seq($v)
+    (list, $v:ident . $field:ident) => {
+        &Seq(&$v.$field)
+    };
+    (pick, $v:ident . $field:ident in $list:ident) => {
+        &Pick {
+            item: &$v.$field,
+            list: &$v.$list,
+        }
     };
 }
 
@@ -121,20 +139,27 @@ macro_rules! nested {
     (list $shape:ident) => {
         Nested::List($shape.name)
     };
+    (pick $shape:ident in $list:ident) => {
+        Nested::Pick {
+            shape: $shape.name,
+            list: stringify!($list),
+        }
+    };
 }
 
 /// A struct's `Serialize` as a tuple and its [`Shape`], from one list of fields, so the two
-/// cannot disagree: `field [=> "key"] : kind [SHAPE]`.
+/// cannot disagree: `field [=> "key"] : kind [SHAPE [in sibling]]`.
 macro_rules! positional {
     ($shape:ident = $name:literal, $ty:ty {
-        $($field:ident $(=> $key:literal)? : $kind:ident $($inner:ident)?),+ $(,)?
+        $($field:ident $(=> $key:literal)? : $kind:ident $($inner:ident)? $(in $list:ident)?),+
+        $(,)?
     }) => {
         #[doc = concat!("The `", $name, "` shape.")]
         const $shape: Shape = Shape {
             name: $name,
             fields: &[$(Field {
                 name: positional!(@key $field $($key)?),
-                nested: nested!($kind $($inner)?),
+                nested: nested!($kind $($inner)? $(in $list)?),
             }),+],
         };
 
@@ -142,13 +167,34 @@ macro_rules! positional {
             fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
                 let v = self.0;
                 let mut t = s.serialize_tuple($shape.fields.len())?;
-                $(t.serialize_element(element!($kind, &v.$field))?;)+
+                $(t.serialize_element(element!($kind, v.$field $(in $list)?))?;)+
                 t.end()
             }
         }
     };
     (@key $field:ident) => { stringify!($field) };
     (@key $field:ident $key:literal) => { $key };
+}
+
+/// An optional element of `list`: its index when `list` holds an equal element.
+struct Pick<'a, T> {
+    item: &'a Option<T>,
+    list: &'a [T],
+}
+
+impl<'a, T: PartialEq> Serialize for Pick<'a, T>
+where
+    Positional<'a, T>: Serialize,
+{
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let Some(item) = self.item else {
+            return s.serialize_none();
+        };
+        match self.list.iter().position(|x| x == item) {
+            Some(i) => s.serialize_u64(i as u64),
+            None => Positional(item).serialize(s),
+        }
+    }
 }
 
 /// A struct or an optional struct, positionally (`null` for `None`).
@@ -191,7 +237,7 @@ positional!(ROUTE = "route", RouteView {
     action: value,
     status: value,
     destinations: list DESTINATION,
-    picked: one DESTINATION,
+    picked: pick DESTINATION in destinations,
     timeout_ms: value,
     retries: one RETRIES,
     fault: one FAULT,

@@ -29,6 +29,11 @@ fn keyed(shape: &str, value: &Value) -> String {
                     format!("[{}]", list.join(","))
                 }
                 (Nested::List(_), v) => panic!("{}: not a list: {v}", f.name),
+                (Nested::Pick { shape: inner, list }, Value::Number(i)) => {
+                    let at = shape.fields.iter().position(|f| f.name == list).unwrap();
+                    keyed(inner, &items[at][i.as_u64().unwrap() as usize])
+                }
+                (Nested::Pick { shape: inner, .. }, v) => keyed(inner, v),
             };
             format!("{}:{v}", Value::from(f.name))
         })
@@ -141,6 +146,22 @@ fn every_route_field_round_trips_through_the_layout() {
 }
 
 #[test]
+fn picked_is_an_index_when_a_destination_equals_it() {
+    let mut r = full_route();
+    let text = |r: &RouteView| serde_json::to_string(&Positional(r)).unwrap();
+    let value: Value = serde_json::from_str(&text(&r)).unwrap();
+    assert_eq!(value[7], Value::from(1));
+    r.picked.as_mut().unwrap().weight = 1;
+    let value: Value = serde_json::from_str(&text(&r)).unwrap();
+    assert!(value[7].is_array(), "{}", value[7]);
+    round_trip("route", &r);
+    r.picked = None;
+    let value: Value = serde_json::from_str(&text(&r)).unwrap();
+    assert!(value[7].is_null());
+    round_trip("route", &r);
+}
+
+#[test]
 fn empty_and_null_route_fields_round_trip() {
     round_trip("route", &RouteView::default());
     let mut r = full_route();
@@ -217,8 +238,10 @@ fn layout_names_every_shape_once_and_only_shapes_it_has() {
         text,
         r#"{"name":"mirror","fields":[["host"],["subset"],["port"],["percentage"]]}"#
     );
+    let route = serde_json::to_string(&LAYOUT[0].fields[6]).unwrap();
+    assert_eq!(route, r#"["destinations","list","destination"]"#);
     let route = serde_json::to_string(&LAYOUT[0].fields[7]).unwrap();
-    assert_eq!(route, r#"["picked","one","destination"]"#);
+    assert_eq!(route, r#"["picked","pick","destination","destinations"]"#);
 }
 
 #[test]
