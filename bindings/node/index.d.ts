@@ -50,6 +50,7 @@ export declare class Mesh {
    * shared: balancers, outlier detectors and budgets see every call.
    */
   client(workload: string, labels?: Record<string, string> | undefined | null): OutboundClient
+
   /**
    * Builds a mesh from YAML text (one or more documents); `file` names it in diagnostics.
    * Throws an `Error` whose `diagnostics` lists every finding.
@@ -72,7 +73,6 @@ export declare class Mesh {
    * audit, dry_run. Policies are compiled once, when the mesh is built.
    */
   authorize(request: Request): Record<string, any>
-
 }
 
 /**

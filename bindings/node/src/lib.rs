@@ -6,10 +6,10 @@
 #![warn(missing_docs)]
 
 mod outbound;
+mod text;
 
 use std::sync::Arc;
 
-use mesh_bindings::positional::Positional;
 use mesh_bindings::{Clients, InvalidSettings, OutlierSpec, RequestSpec};
 use mesh_core::security::authz::AuthzPolicies;
 use mesh_core::{Diagnostic, InvalidConfig};
@@ -21,12 +21,12 @@ use napi_derive::napi;
 pub struct Mesh {
     mesh: Arc<mesh_core::Mesh>,
     /// Compiled once, beside the mesh, for `authorize`.
-    authz: AuthzPolicies,
+    authz: Arc<AuthzPolicies>,
     warnings: Vec<Diagnostic>,
     /// The outbound clients, one per (workload, labels), shared by every `client()` handle.
     clients: Clients,
     /// Sidecar virtual hosts per (workload, labels), for `route`.
-    sidecars: mesh_bindings::Sidecars,
+    sidecars: Arc<mesh_bindings::Sidecars>,
 }
 
 /// A Linkerd retry budget on its own: `deposit()` per request, `withdraw()` per retry.
@@ -129,73 +129,6 @@ impl Mesh {
             mesh_bindings::authorize(&self.mesh, &self.authz, &spec).map_err(invalid_request)?;
         to_js(env, &out)
     }
-}
-
-// The JSON-text forms of `route`, `explain` and `authorize`: index.js stringifies the request
-// and parses the decision with V8's JIT-ed `JSON` from JS, several times cheaper than the same
-// calls made through napi (see docs/benchmarks.md, "Bindings"). Not part of the typed API.
-#[napi]
-impl Mesh {
-    /// `route` over JSON text: the request's JSON in, the decision's JSON out.
-    #[napi(skip_typescript)]
-    pub fn route_json<'e>(&self, env: &'e Env, request: String) -> Result<napi::JsString<'e>> {
-        let spec = spec_of(&request)?;
-        let out = mesh_bindings::route_cached(&self.mesh, &self.sidecars, &spec)
-            .map_err(invalid_request)?;
-        json_text(env, &out)
-    }
-
-    /// `explain` over JSON text.
-    #[napi(skip_typescript)]
-    pub fn explain_json<'e>(&self, env: &'e Env, request: String) -> Result<napi::JsString<'e>> {
-        let spec = spec_of(&request)?;
-        let out = mesh_bindings::explain(&self.mesh, &spec).map_err(invalid_request)?;
-        json_text(env, &out)
-    }
-
-    /// `authorize` over JSON text.
-    #[napi(skip_typescript)]
-    pub fn authorize_json<'e>(&self, env: &'e Env, request: String) -> Result<napi::JsString<'e>> {
-        let spec = spec_of(&request)?;
-        let out =
-            mesh_bindings::authorize(&self.mesh, &self.authz, &spec).map_err(invalid_request)?;
-        json_text(env, &out)
-    }
-
-    /// `route` over JSON text, the decision in its positional form
-    /// (`mesh_bindings::positional`), which positional.js rebuilds.
-    #[napi(skip_typescript)]
-    pub fn route_positional<'e>(
-        &self,
-        env: &'e Env,
-        request: String,
-    ) -> Result<napi::JsString<'e>> {
-        let spec = spec_of(&request)?;
-        let out = mesh_bindings::route_owned(&self.mesh, &self.sidecars, spec)
-            .map_err(invalid_request)?;
-        json_text(env, &Positional(&out))
-    }
-
-    /// `authorize` over JSON text, the verdict in its positional form.
-    #[napi(skip_typescript)]
-    pub fn authorize_positional<'e>(
-        &self,
-        env: &'e Env,
-        request: String,
-    ) -> Result<napi::JsString<'e>> {
-        let spec = spec_of(&request)?;
-        let out = mesh_bindings::authorize_owned(&self.mesh, &self.authz, spec)
-            .map_err(invalid_request)?;
-        json_text(env, &Positional(&out))
-    }
-}
-
-/// The layout of the positional decisions (`mesh_bindings::positional::LAYOUT`) as JSON text:
-/// `[{name, fields: [[key] | [key, "one" | "list", shape]]}]`, for the test that positional.js
-/// rebuilds the same keys.
-#[napi(skip_typescript)]
-pub fn positional_layout() -> Result<String> {
-    Ok(serde_json::to_string(mesh_bindings::positional::LAYOUT)?)
 }
 
 /// A seed for the weighted picks from the process's hash-map keys (OS entropy read once).
@@ -376,9 +309,9 @@ fn built(
             let mesh = Arc::new(mesh);
             Ok(Mesh {
                 clients: Clients::new(mesh.clone(), entropy()),
-                sidecars: mesh_bindings::Sidecars::default(),
+                sidecars: Arc::default(),
                 mesh,
-                authz,
+                authz: Arc::new(authz),
                 warnings,
             })
         }
@@ -424,54 +357,13 @@ fn spec(env: &Env, request: Unknown<'_>) -> Result<RequestSpec> {
     let text = json_function(env, "stringify")?.call(request)?;
     let text = String::from_unknown(text)
         .map_err(|_| Error::new(Status::InvalidArg, "request: expected an object"))?;
-    spec_of(&text)
-}
-
-/// The request from its JSON text (`JSON.stringify` of the caller's object). Plain serde first;
-/// only a request it rejects is parsed again by `RequestSpec::from_json`, whose path tracking
-/// (the field named in the error) costs on every call.
-fn spec_of(text: &str) -> Result<RequestSpec> {
-    serde_json::from_str(text).or_else(|_| {
-        RequestSpec::from_json(text)
-            .map_err(|e| Error::new(Status::InvalidArg, format!("request: {e}")))
-    })
+    text::spec_of(&text)
 }
 
 fn to_js<'e, T: serde::Serialize>(env: &'e Env, value: &T) -> Result<Unknown<'e>> {
     let text = serde_json::to_string(value)?;
     let text = env.create_string(&text)?.into_unknown(env)?;
     json_function(env, "parse")?.call(text)
-}
-
-thread_local! {
-    /// The decision's JSON text, reused from call to call: no growth by reallocation, no
-    /// free of a kilobyte-sized block per call.
-    static TEXT: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(Vec::with_capacity(4096));
-}
-
-/// The most the reused buffer keeps between calls (a larger document's buffer is released).
-const TEXT_KEPT: usize = 64 * 1024;
-
-/// `value` as a JS string of its JSON text, written into the reused buffer. The text is ASCII
-/// when every string in it is, so V8 copies it as Latin-1 without decoding; other text goes
-/// through UTF-8.
-fn json_text<'e, T: serde::Serialize>(env: &'e Env, value: &T) -> Result<napi::JsString<'e>> {
-    TEXT.with(|text| {
-        let mut text = text.borrow_mut();
-        text.clear();
-        serde_json::to_writer(&mut *text, value)?;
-        let js = if text.is_ascii() {
-            env.create_string_latin1(&*text)
-        } else {
-            let utf8 = std::str::from_utf8(&text)
-                .map_err(|e| Error::new(Status::GenericFailure, e.to_string()))?;
-            env.create_string(utf8)
-        };
-        if text.capacity() > TEXT_KEPT {
-            *text = Vec::with_capacity(4096);
-        }
-        js
-    })
 }
 
 fn invalid_request(e: mesh_bindings::RequestError) -> Error {

@@ -186,3 +186,22 @@ test('authorize verdicts equal the keyed ones', () => {
   const none = sameAsKeyed(Mesh.fromYaml('', 'e.yaml'), 'authorize', inbound('x', '/', { mtls: false }))
   assert.deepEqual([none.policy, none.rule, none.action], [null, null, null])
 })
+
+test('each mesh answers from its own resources, and the kept functions stay hidden', async () => {
+  const { inspect } = await import('node:util')
+  const a = Mesh.fromPath(EXAMPLES)
+  const b = Mesh.fromYaml('', 'empty.yaml')
+  const before = [Object.keys(a), inspect(a)]
+  const req = { url: 'http://myapp.production.svc.cluster.local/api/users', ...CLIENT }
+  for (let i = 0; i < 3; i++) {
+    assert.equal(a.route(req).virtual_service, 'production/myapp-fault')
+    assert.equal(b.route(req).virtual_service, null)
+    assert.equal(a.explain(req).route.virtual_service, 'production/myapp-fault')
+    assert.equal(b.explain(req).route.virtual_service, null)
+  }
+  const inbound = { url: 'http://myapp.production/api/x', destination_workload: 'production/myapp', destination_labels: { app: 'myapp' } }
+  assert.equal(a.authorize(inbound).decision, 'DENY')
+  assert.equal(b.authorize(inbound).decision, 'ALLOW')
+  assert.deepEqual([Object.keys(a), inspect(a)], before)
+  assert.throws(() => Mesh.prototype.route.call({}, req))
+})
