@@ -2,7 +2,8 @@
 // release build), in process CPU time (a loaded machine inflates wall time, not this). Compare
 // with the `*_cpu` figures of `cargo bench -p mesh-bindings --bench route`
 // (`bindings/route_native_cached_cpu`, `bindings/authorize_native_cpu`): the difference is the
-// binding's overhead.
+// binding's overhead. `bindings/route_text_positional_cpu` is the native part of this path
+// short of napi (request text parsed, routed, positional decision written).
 //
 //   node bindings/node/bench.mjs [calls]
 import { createRequire } from 'node:module'

@@ -1,12 +1,15 @@
 //! The positional form of the decisions: each struct as a JSON array of its field values, in
-//! declaration order, without the keys. A host whose JSON parser is slow on keyed objects (V8's
-//! `JSON.parse` of the 700-byte route decision costs twice the parse of its 300-byte keyless
-//! form) rebuilds the keyed objects from the array with object literals.
+//! declaration order, without the keys. A host whose JSON parser is slow on keyed objects
+//! rebuilds the keyed objects from the arrays with object literals: V8's `JSON.parse` takes
+//! 1.7 µs for the bench's 699-byte keyed route decision and 0.6 µs for its 258-byte positional
+//! form.
 //!
 //! [`LAYOUT`] lists, for every struct, its fields in array order under their serialized names
 //! and which of them are themselves positional structs, so a host can check that its rebuilder
 //! agrees (the Node tests do). Maps (header operations, labels) stay JSON objects, and every
-//! scalar, array of scalars and `null` is written exactly as in the keyed form.
+//! scalar, array of scalars and `null` is written exactly as in the keyed form. A field added
+//! to a view in mesh-core and not here is caught by the tests, which compare with serde's keyed
+//! text.
 
 use mesh_core::explain::{
     AuthzView, DestinationView, DirectResponseView, FaultAbortView, FaultDelayView, FaultView,
