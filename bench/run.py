@@ -3,7 +3,8 @@
 
     python3 bench/run.py            # the full run (< 15 min): bench/results/latest.{md,json}
                                     # and its copy in docs/benchmarks.md
-    python3 bench/run.py --quick    # 1 round, 2 s measure: a smoke run
+    python3 bench/run.py --quick    # 1 round, 2 s measure, no microbenchmarks: a smoke run
+                                    # (report in target/bench-quick/latest.md)
 
 Stdlib only. Builds mesh-proxy and the open-loop load generator (bench/loadgen) in release, and
 then compiles the microbenchmarks, in the background while it installs the missing peers
@@ -152,10 +153,14 @@ def main():
     ap.add_argument("--no-workers2", action="store_true", help="skip the 2-worker variant")
     ap.add_argument("--no-mtls", action="store_true", help="skip the mTLS pairs")
     ap.add_argument("--no-micro", action="store_true", help="skip the criterion microbenchmarks")
-    ap.add_argument("--out", default=os.path.join(ROOT, "bench", "results"))
+    ap.add_argument("--out", default=None,
+                    help="where latest.{md,json} go (default bench/results; with --quick "
+                         "target/bench-quick, so a smoke run never replaces a real run's report)")
     ap.add_argument("--no-docs", action="store_true",
                     help="do not copy a full run's report into docs/benchmarks.md")
     args = ap.parse_args()
+    if args.out is None:
+        args.out = os.path.join(ROOT, *(("target", "bench-quick") if args.quick else ("bench", "results")))
     s = settings(args)
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(65536, hard), hard))
