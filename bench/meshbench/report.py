@@ -100,7 +100,8 @@ def build(out):
     ws = s.get("warm_short", s["warm"])
     L.append(
         f"Each target gets {s['warm']} s of warm-up, then {s['measure']} s of closed-loop HTTP/1.1 "
-        f"(`wrk -t2 -c50`) in {s['rounds']} rounds; the shorter runs get {ws} s of warm-up: "
+        f"(`wrk -t2 -c50`) in {s['rounds']} rounds; the shorter runs get {ws} s of warm-up "
+        f"({s.get('warm_open', ws)} s for the open loop): "
         f"{s['short']} s of HTTP/2 (`h2load -c50 -m10`, h2c), {s['latency_rounds']} rounds of "
         f"{s['short']} s open loop at 2,000 req/s over 50 keep-alive connections (`mesh-loadgen`, "
         f"bench/loadgen: request i is due at i/rate and timed from then, so a stall is charged to "
