@@ -11,7 +11,7 @@ pub mod client;
 pub mod clock;
 pub mod diag;
 pub mod explain;
-mod fxhash;
+pub mod fxhash;
 pub mod layer;
 pub mod load;
 pub mod model;

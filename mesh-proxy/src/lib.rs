@@ -13,6 +13,7 @@ mod conn;
 pub mod demo;
 pub mod drain;
 pub mod gateway;
+pub mod hop;
 pub mod idle;
 pub mod inbound;
 mod listen;

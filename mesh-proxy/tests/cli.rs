@@ -434,15 +434,27 @@ fn run_fails_when_the_identity_files_are_missing() {
 }
 
 /// The whole command line path: certs, run with the shipped examples, a request over
-/// plaintext refused by STRICT, /ready on the admin port, SIGTERM, exit 0.
+/// plaintext refused by STRICT, SIGTERM, exit 0.
 #[cfg(unix)]
 #[test]
 fn run_serves_until_sigterm() {
+    serve_until_sigterm("run", &[]);
+}
+
+/// The same on one worker, which runs every connection on the main thread.
+#[cfg(unix)]
+#[test]
+fn run_on_one_worker_serves_until_sigterm() {
+    serve_until_sigterm("run-w1", &["--workers", "1"]);
+}
+
+#[cfg(unix)]
+fn serve_until_sigterm(name: &str, extra: &[&str]) {
     use std::io::{BufRead, BufReader, Read, Write};
     use std::net::TcpStream;
     use std::process::Stdio;
 
-    let dir = std::env::temp_dir().join(format!("mesh-cli-{}-run", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("mesh-cli-{}-{name}", std::process::id()));
     let o = bin()
         .args(["certs", "--out"])
         .arg(dir.join("certs"))
@@ -463,6 +475,7 @@ fn run_serves_until_sigterm() {
         .arg(examples())
         .arg("--bootstrap")
         .arg(&boot)
+        .args(extra)
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();

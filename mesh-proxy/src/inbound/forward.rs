@@ -9,7 +9,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use http::header::{self, HeaderMap, HeaderName};
+use http::header;
 use http::{Request, Response, Uri, Version};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -18,6 +18,7 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 use super::Inbound;
 use crate::body::{Body, BodyLimit, BoxError, is_body_too_large, payload_too_large};
 use crate::conn::XFCC;
+use crate::hop::strip_hop_by_hop;
 use crate::stack::Stack;
 
 /// The local application could not be reached or broke the exchange (Envoy flag `UF`/`UC`).
@@ -42,29 +43,6 @@ pub struct ClientCertDetails(pub http::HeaderValue);
 pub struct Forward {
     app: SocketAddr,
     client: Client<HttpConnector, Body>,
-}
-
-/// Headers that describe one hop and must not be forwarded (RFC 9110 §7.6.1).
-const HOP_BY_HOP: [HeaderName; 6] = [
-    header::CONNECTION,
-    HeaderName::from_static("keep-alive"),
-    HeaderName::from_static("proxy-connection"),
-    header::TE,
-    header::TRANSFER_ENCODING,
-    header::UPGRADE,
-];
-
-fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    let named: Vec<HeaderName> = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
-        .collect();
-    for h in HOP_BY_HOP.iter().chain(&named) {
-        headers.remove(h);
-    }
 }
 
 // === impl Forward ===
@@ -163,24 +141,5 @@ impl Inbound {
     /// The innermost service: the pooled client to the local application.
     pub fn forward(&self) -> Stack<Forward> {
         Stack::new(Forward::new(self.app, self.connect_timeout))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn hop_by_hop_headers_and_those_named_by_connection_are_dropped() {
-        let mut h = HeaderMap::new();
-        h.insert(header::CONNECTION, "keep-alive, x-secret".parse().unwrap());
-        h.insert("keep-alive", "timeout=5".parse().unwrap());
-        h.insert("x-secret", "1".parse().unwrap());
-        h.insert(header::TE, "trailers".parse().unwrap());
-        h.insert(header::UPGRADE, "websocket".parse().unwrap());
-        h.insert("x-kept", "1".parse().unwrap());
-        strip_hop_by_hop(&mut h);
-        let left: Vec<&str> = h.keys().map(HeaderName::as_str).collect();
-        assert_eq!(left, ["x-kept"]);
     }
 }

@@ -11,49 +11,20 @@
 //! the request's `Host`/`:authority` ([`DestinationService`]). Body sizes are counted as the
 //! bodies stream ([`stream`]), so chunked bodies are measured too.
 
+mod labels;
 pub mod stream;
 
-use std::sync::Arc;
+pub use labels::{DestinationCache, DestinationService, Label, RequestLabels};
 
+use std::sync::{Arc, RwLock};
+
+use mesh_core::fxhash::FxHashMap;
 use mesh_core::resilience::pool::Limit;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
-
-/// Labels of `istio_requests_total` (Istio standard metric labels).
-#[derive(Clone, Debug, PartialEq, Eq, Hash, EncodeLabelSet)]
-pub struct RequestLabels {
-    /// `destination` on the inbound path.
-    pub reporter: &'static str,
-    /// The peer's SPIFFE principal (`spiffe://...`), or `unknown` for plaintext.
-    pub source_principal: String,
-    /// The calling workload's name (`unknown` inbound: peer metadata is not exchanged).
-    pub source_workload: String,
-    /// The peer's namespace from its identity, or `unknown`.
-    pub source_workload_namespace: String,
-    /// The calling workload's `app` label (`unknown` inbound, or when it has none).
-    pub source_app: String,
-    /// The service addressed: the `Host`/`:authority` without its port.
-    pub destination_service: String,
-    /// Its short name (the first DNS label of a `<name>.<namespace>...` host).
-    pub destination_service_name: String,
-    /// Its namespace (the second label of a Kubernetes-style host), or `unknown`.
-    pub destination_service_namespace: String,
-    /// This workload's name.
-    pub destination_workload: String,
-    /// This workload's namespace.
-    pub destination_workload_namespace: String,
-    /// This workload's principal.
-    pub destination_principal: String,
-    /// HTTP status sent to the client.
-    pub response_code: String,
-    /// Envoy-style response flags (`-` when none).
-    pub response_flags: &'static str,
-    /// `mutual_tls` or `none`.
-    pub connection_security_policy: &'static str,
-}
 
 /// What one answered request measured.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -66,71 +37,31 @@ pub struct RequestSample {
     pub response_bytes: u64,
 }
 
-/// The `destination_service*` labels of a request, from its `Host`/`:authority`: a
-/// Kubernetes-style host `<name>.<namespace>.svc[.<domain>]` gives name and namespace; a
-/// single label is a service of the caller's namespace (`default_namespace`, DNS search path);
-/// anything else (`example.com`) is its own name, namespace `unknown`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DestinationService {
-    /// `destination_service`.
-    pub service: String,
-    /// `destination_service_name`.
-    pub name: String,
-    /// `destination_service_namespace`.
-    pub namespace: String,
+/// The counter and the three histograms of one label set, looked up once and shared by every
+/// request that has those labels.
+#[derive(Debug)]
+pub struct Series {
+    requests: Counter,
+    duration: Histogram,
+    request_bytes: Histogram,
+    response_bytes: Histogram,
 }
 
-impl DestinationService {
-    /// The labels of a request with these headers and URI.
-    pub fn of<B>(req: &http::Request<B>, default_namespace: &str) -> Self {
-        let authority = req
-            .uri()
-            .authority()
-            .map(http::uri::Authority::as_str)
-            .or_else(|| req.headers().get(http::header::HOST)?.to_str().ok())
-            .unwrap_or_default();
-        Self::from_authority(authority, default_namespace)
+// === impl Series ===
+
+impl Series {
+    /// Records a response head: the counter and the duration histogram.
+    pub fn head(&self, millis: f64) {
+        self.requests.inc();
+        self.duration.observe(millis);
     }
 
-    /// The labels of `authority` (`host[:port]`).
-    pub fn from_authority(authority: &str, default_namespace: &str) -> Self {
-        let host = match authority.parse::<http::uri::Authority>() {
-            Ok(a) => a.host().to_ascii_lowercase(),
-            Err(_) => return Self::unknown(),
-        };
-        if host.is_empty() {
-            return Self::unknown();
-        }
-        let mut parts = host.split('.');
-        let (name, namespace) = match (parts.next(), parts.next(), parts.next()) {
-            (Some(name), None, _) => (name, default_namespace),
-            (Some(name), Some(ns), Some("svc")) => (name, ns),
-            _ => (host.as_str(), UNKNOWN),
-        };
-        DestinationService {
-            name: name.to_owned(),
-            namespace: namespace.to_owned(),
-            service: host.clone(),
-        }
-    }
-
-    fn unknown() -> Self {
-        DestinationService {
-            service: UNKNOWN.into(),
-            name: UNKNOWN.into(),
-            namespace: UNKNOWN.into(),
-        }
-    }
-
-    /// Sets the three labels.
-    pub fn fill(self, labels: &mut RequestLabels) {
-        labels.destination_service = self.service;
-        labels.destination_service_name = self.name;
-        labels.destination_service_namespace = self.namespace;
+    /// Records the body sizes of an exchange once its response body ended.
+    pub fn bytes(&self, request: u64, response: u64) {
+        self.request_bytes.observe(request as f64);
+        self.response_bytes.observe(response as f64);
     }
 }
-
-const UNKNOWN: &str = "unknown";
 
 /// A body's size when it is known up front: `Content-Length`, else an exact size hint; 0 for
 /// a body whose length only streaming would tell.
@@ -228,6 +159,9 @@ pub struct Metrics {
     /// `mesh_upstream_overflow_total{limit}`: requests answered 503 `UO` by a circuit
     /// breaker, by the limit that refused them (pending overflow vs active overflow).
     pub upstream_overflow: Family<OverflowLabels, Counter>,
+    /// The request series by label set (the families above are the exposition; this is the
+    /// per-request lookup: one Fx hash instead of four SipHash lookups).
+    series: RwLock<FxHashMap<RequestLabels, Arc<Series>>>,
 }
 
 // === impl Metrics ===
@@ -301,29 +235,39 @@ impl Metrics {
             plaintext_accepted,
             refused,
             reloads,
+            series: RwLock::default(),
         })
+    }
+
+    /// The series of `labels`, created in every request family on first use.
+    pub fn series(&self, labels: &RequestLabels) -> Arc<Series> {
+        if let Some(s) = self.series.read().ok().and_then(|m| m.get(labels).cloned()) {
+            return s;
+        }
+        let made = Arc::new(Series {
+            requests: self.requests.get_or_create_owned(labels),
+            duration: self.duration.get_or_create_owned(labels),
+            request_bytes: self.request_bytes.get_or_create_owned(labels),
+            response_bytes: self.response_bytes.get_or_create_owned(labels),
+        });
+        match self.series.write() {
+            Ok(mut m) => m.entry(labels.clone()).or_insert(made).clone(),
+            Err(_) => made,
+        }
     }
 
     /// Records one answered request: the counter and the three histograms, under `labels`.
     pub fn request(&self, labels: &RequestLabels, sample: RequestSample) {
-        self.head(labels, sample.millis);
-        self.bytes(labels, sample.request_bytes, sample.response_bytes);
+        let series = self.head(labels, sample.millis);
+        series.bytes(sample.request_bytes, sample.response_bytes);
     }
 
-    /// Records a response head: the counter and the duration histogram.
-    pub fn head(&self, labels: &RequestLabels, millis: f64) {
-        self.requests.get_or_create(labels).inc();
-        self.duration.get_or_create(labels).observe(millis);
-    }
-
-    /// Records the body sizes of an exchange once its response body ended.
-    pub fn bytes(&self, labels: &RequestLabels, request: u64, response: u64) {
-        self.request_bytes
-            .get_or_create(labels)
-            .observe(request as f64);
-        self.response_bytes
-            .get_or_create(labels)
-            .observe(response as f64);
+    /// Records a response head (the counter and the duration histogram) and gives the series
+    /// for the body sizes to come.
+    pub fn head(&self, labels: &RequestLabels, millis: f64) -> Arc<Series> {
+        let series = self.series(labels);
+        series.head(millis);
+        series
     }
 
     /// Counts a refused connection.

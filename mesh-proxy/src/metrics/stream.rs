@@ -13,7 +13,7 @@ use std::task::{Context, Poll, ready};
 use bytes::Bytes;
 use http_body::{Frame, SizeHint};
 
-use super::{Metrics, RequestLabels};
+use super::Series;
 
 pin_project_lite::pin_project! {
     /// A request body that adds every data byte it yields to a shared count.
@@ -38,8 +38,7 @@ pin_project_lite::pin_project! {
 /// Records the sizes of one exchange when dropped.
 #[derive(Debug)]
 struct Recorder {
-    metrics: Arc<Metrics>,
-    labels: RequestLabels,
+    series: Arc<Series>,
     request: Arc<AtomicU64>,
     response: u64,
 }
@@ -83,17 +82,11 @@ impl<B: http_body::Body<Data = Bytes>> http_body::Body for RequestCount<B> {
 // === impl ResponseCount ===
 
 impl<B: http_body::Body> ResponseCount<B> {
-    /// Counts `inner`'s bytes; records them under `labels` with the request's `request`
-    /// count when the body ends. A body already at its end records at once.
-    pub fn new(
-        inner: B,
-        metrics: Arc<Metrics>,
-        labels: RequestLabels,
-        request: Arc<AtomicU64>,
-    ) -> Self {
+    /// Counts `inner`'s bytes; records them in `series` with the request's `request` count
+    /// when the body ends. A body already at its end records at once.
+    pub fn new(inner: B, series: Arc<Series>, request: Arc<AtomicU64>) -> Self {
         let recorder = Recorder {
-            metrics,
-            labels,
+            series,
             request,
             response: 0,
         };
@@ -145,6 +138,6 @@ impl<B: http_body::Body<Data = Bytes>> http_body::Body for ResponseCount<B> {
 impl Drop for Recorder {
     fn drop(&mut self) {
         let request = self.request.load(Ordering::Relaxed);
-        self.metrics.bytes(&self.labels, request, self.response);
+        self.series.bytes(request, self.response);
     }
 }

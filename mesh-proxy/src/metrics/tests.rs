@@ -4,7 +4,7 @@ use http::HeaderMap;
 use super::{DestinationService, Metrics, RequestLabels, RequestSample, body_size};
 use crate::body::Body;
 
-fn labels(code: &str) -> RequestLabels {
+fn labels(code: u16) -> RequestLabels {
     RequestLabels {
         reporter: "destination",
         source_principal: "unknown".into(),
@@ -17,7 +17,7 @@ fn labels(code: &str) -> RequestLabels {
         destination_workload: "myapp-v1".into(),
         destination_workload_namespace: "production".into(),
         destination_principal: "spiffe://cluster.local/ns/production/sa/myapp".into(),
-        response_code: code.into(),
+        response_code: code,
         response_flags: "-",
         connection_security_policy: "none",
     }
@@ -55,7 +55,7 @@ fn one_request_records_the_counter_and_three_histograms_under_one_label_set() {
         request_bytes: 100,
         response_bytes: 5,
     };
-    m.request(&labels("200"), sample);
+    m.request(&labels(200), sample);
     let text = m.encode();
     let series = |name: &str| {
         text.lines()
@@ -84,26 +84,55 @@ fn one_request_records_the_counter_and_three_histograms_under_one_label_set() {
 fn destination_service_comes_from_the_authority() {
     let d = DestinationService::from_authority("Reviews.Shop.svc.cluster.local:9080", "a");
     assert_eq!(
-        (d.service.as_str(), d.name.as_str(), d.namespace.as_str()),
+        (&*d.service, &*d.name, &*d.namespace),
         ("reviews.shop.svc.cluster.local", "reviews", "shop")
     );
     // A bare name is a service of the caller's namespace (DNS search path).
     let d = DestinationService::from_authority("reviews", "a");
-    assert_eq!((d.name.as_str(), d.namespace.as_str()), ("reviews", "a"));
+    assert_eq!((&*d.name, &*d.namespace), ("reviews", "a"));
     // Anything else is its own name in no known namespace.
     let d = DestinationService::from_authority("api.example.com", "a");
     assert_eq!(
-        (d.service.as_str(), d.name.as_str(), d.namespace.as_str()),
+        (&*d.service, &*d.name, &*d.namespace),
         ("api.example.com", "api.example.com", "unknown")
     );
     let d = DestinationService::from_authority("", "a");
-    assert_eq!(d.service, "unknown");
+    assert_eq!(&*d.service, "unknown");
     let req = http::Request::builder()
         .uri("http://myapp.production.svc.cluster.local/x")
         .header(http::header::HOST, "ignored")
         .body(())
         .unwrap();
-    assert_eq!(DestinationService::of(&req, "a").name, "myapp");
+    assert_eq!(&*DestinationService::of(&req, "a").name, "myapp");
+    // The cache gives the same labels, for the URI's authority and for Host alike.
+    let cache = super::DestinationCache::new("a");
+    assert_eq!(cache.of(&req), DestinationService::of(&req, "a"));
+    assert_eq!(cache.of(&req), DestinationService::of(&req, "a"));
+    let by_host = http::Request::builder()
+        .uri("/x")
+        .header(http::header::HOST, "reviews:9080")
+        .body(())
+        .unwrap();
+    let d = cache.of(&by_host);
+    assert_eq!((&*d.name, &*d.namespace), ("reviews", "a"));
+}
+
+#[test]
+fn the_destination_cache_starts_over_when_full_and_stays_right() {
+    let cache = super::DestinationCache::new("ns");
+    for i in 0..super::DestinationCache::CAPACITY + 10 {
+        let req = http::Request::builder()
+            .uri(format!("http://svc{i}.other.svc.cluster.local/"))
+            .body(())
+            .unwrap();
+        let d = cache.of(&req);
+        assert_eq!(
+            (&*d.name, &*d.namespace),
+            (format!("svc{i}").as_str(), "other")
+        );
+        assert!(cache.len() <= super::DestinationCache::CAPACITY);
+    }
+    assert_eq!(cache.len(), 10);
 }
 
 /// Three data frames of a body whose length is unknown up front.
@@ -151,12 +180,14 @@ async fn chunked_bodies_are_counted_as_they_stream_and_recorded_at_the_end() {
     assert_eq!(req.collect().await.unwrap().to_bytes(), "abcdefg");
     let rsp = ResponseCount::new(
         Frames(vec!["hello", " ", "world"]),
-        m.clone(),
-        labels("200"),
+        m.series(&labels(200)),
         count,
     );
     // Nothing is recorded before the response body ends.
-    assert_eq!(sums(&m).2, "");
+    assert_eq!(
+        sums(&m),
+        ("0.0".to_owned(), "0.0".to_owned(), "0".to_owned())
+    );
     assert_eq!(rsp.collect().await.unwrap().to_bytes(), "hello world");
     assert_eq!(
         sums(&m),
@@ -175,8 +206,7 @@ async fn a_dropped_response_body_records_what_streamed_once() {
     let m = Metrics::new();
     let mut rsp = ResponseCount::new(
         Frames(vec!["hello", "world"]),
-        m.clone(),
-        labels("200"),
+        m.series(&labels(200)),
         Arc::new(AtomicU64::new(0)),
     );
     let first = rsp.frame().await.unwrap().unwrap();
@@ -189,8 +219,7 @@ async fn a_dropped_response_body_records_what_streamed_once() {
     // An empty body is recorded at once (a server may never poll it).
     let empty = ResponseCount::new(
         Body::empty(),
-        m.clone(),
-        labels("204"),
+        m.series(&labels(204)),
         Arc::new(AtomicU64::new(0)),
     );
     assert_eq!(sums(&m).2, "1");

@@ -14,7 +14,8 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use http::header::{self, HeaderMap, HeaderName};
+use http::header;
+use http::uri::{self, Authority, PathAndQuery, Scheme};
 use http::{Request, Response, Uri, Version};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::{Connected, Connection, HttpConnector};
@@ -30,6 +31,7 @@ use tokio_rustls::client::TlsStream;
 
 use super::dns::{DEFAULT_REFRESH, DnsCache};
 use crate::body::{Body, BoxError, is_body_too_large, payload_too_large};
+use crate::hop::strip_hop_by_hop;
 use crate::tls::{Identity, TlsError};
 
 /// The endpoint label that asks for mTLS (Istio's auto-mTLS signal).
@@ -83,7 +85,7 @@ pub fn transports(mesh: &Mesh, trust_domain: &str) -> HashMap<EndpointAddr, Tran
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UpstreamPeer {
     /// The verified SPIFFE ID expected of the upstream, when reached over mTLS.
-    pub principal: Option<String>,
+    pub principal: Option<crate::metrics::Label>,
     /// Whether the connection was mTLS.
     pub mtls: bool,
 }
@@ -184,7 +186,10 @@ enum Pooled {
 /// The service of one endpoint: a pooled client bound to its address.
 #[derive(Clone)]
 pub struct Endpoint {
-    authority: String,
+    authority: Arc<str>,
+    /// `authority` parsed once, for request URIs (`None` if it is not a valid authority:
+    /// every request then fails as `UF`).
+    uri_authority: Option<Authority>,
     client: Arc<Pooled>,
     peer: UpstreamPeer,
 }
@@ -275,7 +280,7 @@ impl Connect {
                     connect_timeout: self.connect_timeout,
                 };
                 let peer = UpstreamPeer {
-                    principal: expected.map(|id| id.to_string()),
+                    principal: expected.map(|id| id.to_string().into()),
                     mtls: true,
                 };
                 (Pooled::Tls(builder.build(connector)), peer)
@@ -293,34 +298,11 @@ impl Connect {
             }
         };
         Endpoint {
-            authority,
+            uri_authority: Authority::try_from(authority.as_str()).ok(),
+            authority: authority.into(),
             client: Arc::new(client),
             peer,
         }
-    }
-}
-
-/// Headers that describe one hop and must not be forwarded (RFC 9110 §7.6.1).
-const HOP_BY_HOP: [HeaderName; 6] = [
-    header::CONNECTION,
-    HeaderName::from_static("keep-alive"),
-    HeaderName::from_static("proxy-connection"),
-    header::TE,
-    header::TRANSFER_ENCODING,
-    header::UPGRADE,
-];
-
-/// Drops hop-by-hop headers and those `Connection` names.
-pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    let named: Vec<HeaderName> = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
-        .collect();
-    for h in HOP_BY_HOP.iter().chain(&named) {
-        headers.remove(h);
     }
 }
 
@@ -346,20 +328,26 @@ impl tower::Service<Request<ReplayBody<Body>>> for Endpoint {
             parts.headers.insert(header::HOST, v);
         }
         strip_hop_by_hop(&mut parts.headers);
-        let pq = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
         // Plaintext: the URI names the endpoint (the connector dials it). mTLS: the connector
         // dials the endpoint whatever the URI says, so over h2 `:authority` keeps the service
         // name the upstream sidecar routes and authorizes on.
-        let target = match &*self.client {
+        let mut uri = uri::Parts::default();
+        uri.scheme = Some(Scheme::HTTP);
+        uri.authority = match &*self.client {
             Pooled::Tls(_) => parts
                 .headers
                 .get(header::HOST)
-                .and_then(|h| h.to_str().ok())
-                .filter(|h| h.parse::<http::uri::Authority>().is_ok())
-                .unwrap_or(&self.authority),
-            Pooled::Plain(_) => &self.authority,
+                .and_then(|h| Authority::try_from(h.as_bytes()).ok())
+                .or_else(|| self.uri_authority.clone()),
+            Pooled::Plain(_) => self.uri_authority.clone(),
         };
-        let uri = format!("http://{target}{pq}");
+        uri.path_and_query = Some(
+            parts
+                .uri
+                .path_and_query()
+                .cloned()
+                .unwrap_or_else(|| PathAndQuery::from_static("/")),
+        );
         let (client, peer, endpoint) = (
             self.client.clone(),
             self.peer.clone(),
@@ -367,10 +355,10 @@ impl tower::Service<Request<ReplayBody<Body>>> for Endpoint {
         );
         Box::pin(async move {
             let fail = |source: BoxError| EndpointError {
-                endpoint: endpoint.clone(),
+                endpoint: endpoint.to_string(),
                 source,
             };
-            parts.uri = uri.parse::<Uri>().map_err(|e| fail(e.into()))?;
+            parts.uri = Uri::from_parts(uri).map_err(|e| fail(e.into()))?;
             parts.version = Version::HTTP_11;
             let req = Request::from_parts(parts, body);
             let rsp = match &*client {

@@ -33,7 +33,7 @@ use self::endpoint::{Connect, Endpoint, EndpointError, UpstreamPeer};
 use crate::body::{Body, BodyLimit, BoxError, payload_too_large};
 use crate::inbound::ResponseFlags;
 use crate::metrics::stream::{RequestCount, ResponseCount};
-use crate::metrics::{DestinationService, Metrics, OverflowLabels, RequestLabels};
+use crate::metrics::{DestinationCache, Label, Metrics, OverflowLabels, RequestLabels};
 use crate::request_id::RequestIds;
 use crate::stack::HttpService;
 use crate::stack::Stack;
@@ -79,9 +79,9 @@ impl Outbound {
     ) -> Result<Self, InvalidOutbound> {
         let connect = Connect::new(&mesh, identity, Duration::from_secs(10))?;
         let mut labels = source_labels(identity, &workload.namespace);
-        labels.source_workload.clone_from(&workload.name);
+        labels.source_workload = workload.name.as_str().into();
         if let Some(app) = workload.labels.get("app") {
-            labels.source_app.clone_from(app);
+            labels.source_app = app.as_str().into();
         }
         let layer = MeshLayer::try_new(mesh, workload)?;
         Ok(Outbound {
@@ -93,19 +93,20 @@ impl Outbound {
 /// The labels of requests this proxy sends (`reporter="source"`), before the response fills
 /// the code, flags and upstream peer.
 pub(crate) fn source_labels(identity: &Identity, namespace: &str) -> RequestLabels {
+    let unknown: Label = UNKNOWN.into();
     RequestLabels {
         reporter: "source",
-        source_principal: identity.id.to_string(),
-        source_workload: UNKNOWN.into(),
-        source_workload_namespace: namespace.to_owned(),
-        source_app: UNKNOWN.into(),
-        destination_service: UNKNOWN.into(),
-        destination_service_name: UNKNOWN.into(),
-        destination_service_namespace: UNKNOWN.into(),
-        destination_workload: UNKNOWN.into(),
-        destination_workload_namespace: UNKNOWN.into(),
-        destination_principal: UNKNOWN.into(),
-        response_code: String::new(),
+        source_principal: identity.id.to_string().into(),
+        source_workload: unknown.clone(),
+        source_workload_namespace: namespace.into(),
+        source_app: unknown.clone(),
+        destination_service: unknown.clone(),
+        destination_service_name: unknown.clone(),
+        destination_service_namespace: unknown.clone(),
+        destination_workload: unknown.clone(),
+        destination_workload_namespace: unknown.clone(),
+        destination_principal: unknown,
+        response_code: 0,
         response_flags: "-",
         connection_security_policy: "none",
     }
@@ -131,10 +132,13 @@ pub(crate) fn mesh_stack(
     let make: Box<dyn Fn(&EndpointAddr) -> Endpoint + Send + Sync> =
         Box::new(move |addr: &EndpointAddr| connect.endpoint(addr));
     let mesh_svc = layer.layer(make);
+    let destinations = Arc::new(DestinationCache::new(&labels.source_workload_namespace));
+    // Cloning the service (once per request and layer) costs a reference count.
+    let labels = Arc::new(labels);
     let svc = tower::service_fn(move |req: Request<Body>| {
         let start = tokio::time::Instant::now();
-        let mut labels = labels.clone();
-        DestinationService::of(&req, &labels.source_workload_namespace).fill(&mut labels);
+        let mut labels = RequestLabels::clone(&labels);
+        destinations.of(&req).fill(&mut labels);
         let request_bytes = Arc::new(AtomicU64::new(0));
         let req = req.map(|b| Body::new(RequestCount::new(b, request_bytes.clone())));
         // The listener's body limit: an over-limit Content-Length is answered 413 here.
@@ -176,8 +180,8 @@ pub(crate) fn mesh_stack(
                         .get_or_create(&OverflowLabels::of(limit))
                         .inc();
                 }
-                metrics.head(&labels, start.elapsed().as_secs_f64() * 1000.0);
-                Ok(rsp.map(|b| Body::new(ResponseCount::new(b, metrics, labels, request_bytes))))
+                let series = metrics.head(&labels, start.elapsed().as_secs_f64() * 1000.0);
+                Ok(rsp.map(|b| Body::new(ResponseCount::new(b, series, request_bytes))))
             });
         fut
     });
@@ -208,7 +212,7 @@ fn with_abort_body(rsp: Response<Body>) -> Response<Body> {
 
 /// Fills the per-response labels.
 fn record(labels: &mut RequestLabels, rsp: &Response<Body>) {
-    labels.response_code = rsp.status().as_u16().to_string();
+    labels.response_code = rsp.status().as_u16();
     if let Some(ResponseFlag(f)) = rsp.extensions().get::<ResponseFlag>() {
         labels.response_flags = f;
     } else if let Some(f) = rsp.extensions().get::<PoolFlag>() {
@@ -222,7 +226,7 @@ fn record(labels: &mut RequestLabels, rsp: &Response<Body>) {
             labels.connection_security_policy = "mutual_tls";
         }
         if let Some(p) = &peer.principal {
-            labels.destination_principal.clone_from(p);
+            labels.destination_principal = p.clone();
         }
     }
 }

@@ -71,7 +71,7 @@ fn metric_labels_carry_the_flag_and_the_upstream_identity() {
         destination_workload: UNKNOWN.into(),
         destination_workload_namespace: UNKNOWN.into(),
         destination_principal: UNKNOWN.into(),
-        response_code: String::new(),
+        response_code: 0,
         response_flags: "-",
         connection_security_policy: "none",
     };
@@ -83,11 +83,11 @@ fn metric_labels_carry_the_flag_and_the_upstream_identity() {
         mtls: true,
     });
     record(&mut labels, &rsp);
-    assert_eq!(labels.response_code, "504");
+    assert_eq!(labels.response_code, 504);
     assert_eq!(labels.response_flags, "UT");
     assert_eq!(labels.connection_security_policy, "mutual_tls");
     assert_eq!(
-        labels.destination_principal,
+        &*labels.destination_principal,
         "spiffe://cluster.local/ns/shop/sa/reviews"
     );
 }

@@ -41,36 +41,47 @@ impl RequestIds {
         self.0.with(uuid_v4)
     }
 
+    /// A fresh id as a header value.
+    fn next_value(&self) -> HeaderValue {
+        let id = self.0.with(uuid_v4_bytes);
+        // A UUID is always a valid header value.
+        HeaderValue::from_bytes(&id).unwrap_or(HeaderValue::from_static("-"))
+    }
+
     /// Sets `x-request-id` when it is absent (or empty); an id already there is kept.
     pub fn ensure(&self, headers: &mut HeaderMap) {
         let present = headers
             .get(&X_REQUEST_ID)
             .is_some_and(|v| !v.as_bytes().is_empty());
         if !present {
-            // A UUID is always a valid header value.
-            if let Ok(v) = HeaderValue::from_str(&self.next_id()) {
-                headers.insert(X_REQUEST_ID, v);
-            }
+            headers.insert(X_REQUEST_ID, self.next_value());
         }
     }
 }
 
 /// A random (version 4, RFC 4122 variant) UUID in its lowercase hyphenated form.
 pub fn uuid_v4(rng: &mut impl Rng) -> String {
+    uuid_v4_bytes(rng).iter().map(|&b| char::from(b)).collect()
+}
+
+/// [`uuid_v4`] as ASCII bytes, written without allocating.
+pub fn uuid_v4_bytes(rng: &mut impl Rng) -> [u8; 36] {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let hi = rng.next_u64();
     let lo = rng.next_u64();
     let hi = (hi & !0xF000) | 0x4000; // version 4
     let lo = (lo & !(0b11 << 62)) | (0b10 << 62); // variant 10xx
     let v = (u128::from(hi) << 64) | u128::from(lo);
-    let hex = format!("{v:032x}");
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    )
+    let mut out = [b'-'; 36];
+    let mut nibble = 0;
+    for (i, slot) in out.iter_mut().enumerate() {
+        if matches!(i, 8 | 13 | 18 | 23) {
+            continue;
+        }
+        *slot = HEX[((v >> (124 - 4 * nibble)) & 0xF) as usize];
+        nibble += 1;
+    }
+    out
 }
 
 impl Stack<HttpService> {

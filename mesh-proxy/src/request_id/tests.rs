@@ -21,6 +21,21 @@ proptest! {
         let id = uuid_v4(&mut StdRng::seed_from_u64(seed));
         prop_assert!(is_uuid_v4(&id), "{}", id);
     }
+
+    #[test]
+    fn ids_spell_the_drawn_bits_in_order(seed in any::<u64>()) {
+        use rand::Rng;
+        let mut draws = StdRng::seed_from_u64(seed);
+        let (hi, lo) = (draws.next_u64(), draws.next_u64());
+        let hi = (hi & !0xF000) | 0x4000;
+        let lo = (lo & !(0b11 << 62)) | (0b10 << 62);
+        let hex = format!("{hi:016x}{lo:016x}");
+        let want = format!(
+            "{}-{}-{}-{}-{}",
+            &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32]
+        );
+        prop_assert_eq!(uuid_v4(&mut StdRng::seed_from_u64(seed)), want);
+    }
 }
 
 #[test]
