@@ -6,8 +6,8 @@
     python3 bench/run.py --quick    # 1 round, 2 s measure, no microbenchmarks: a smoke run
                                     # (report in target/bench-quick/latest.md)
 
-Stdlib only. Builds mesh-proxy and the open-loop load generator (bench/loadgen) in release, and
-then compiles the microbenchmarks, in the background while it installs the missing peers
+Stdlib only. Builds mesh-proxy and the open-loop load generator (bench/loadgen) in release and,
+side by side, compiles the microbenchmarks, in the background while it installs the missing peers
 (apt-get, pip); starts everything on free 127.0.0.1 ports (refusing a taken one), measures in
 interleaved rounds, runs the microbenchmarks last, prints the time of each phase, and stops every
 process it started by its PID, also on Ctrl-C or an error.
@@ -179,8 +179,9 @@ def main():
         tools = phases.timed("install peers (during the build)", peers.ensure)
         t0 = time.monotonic()
         for name, secs in builder.wait():
-            phases.add(name, secs)
-        phases.add("build, left to wait for after the install", time.monotonic() - t0)
+            phases.add(f"{name} (side by side)", secs)
+        phases.add("build time left after the install", time.monotonic() - t0)
+        phases.add("setup (install and builds, wall)", time.monotonic() - started)
         loadgen = os.path.join(ROOT, "target", "release", "mesh-loadgen")
         load.use_loadgen(loadgen)
         mesh_bin = os.path.join(ROOT, "target", "release", "mesh-proxy")

@@ -26,8 +26,8 @@ PACKAGES = ("mesh-core", "mesh-proxy")
 def _argv(root):
     """One `cargo bench` over both packages' criterion benches: one feature resolution, so the
     shared dependencies (tokio with the dev-dependency `test-util` feature, and everything built
-    on it) compile once, not once per package."""
-    argv = ["cargo", "bench"]
+    on it) compile once, not once per package. `--profile micro`: see the root Cargo.toml."""
+    argv = ["cargo", "bench", "--profile", "micro"]
     for package in PACKAGES:
         argv += ["-p", package]
     for package in PACKAGES:
@@ -36,7 +36,8 @@ def _argv(root):
 
 
 def build_argv(root):
-    """Compiles the benches without running them (run.py does it before the load phases)."""
+    """Compiles the benches without running them (run.py does it before the load phases, beside
+    the release build: the `micro` profile is the bench profile in its own directory)."""
     return _argv(root) + ["--no-run"]
 
 
