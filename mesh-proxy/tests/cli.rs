@@ -441,7 +441,7 @@ fn run_serves_until_sigterm() {
     serve_until_sigterm("run", &[]);
 }
 
-/// The same on one worker, which runs every connection on the main thread.
+/// The same on one worker (`--workers`, as the benchmark runs it).
 #[cfg(unix)]
 #[test]
 fn run_on_one_worker_serves_until_sigterm() {

@@ -21,9 +21,10 @@ pub struct Args {
     bootstrap: PathBuf,
     #[command(flatten)]
     options: ConfigArgs,
-    /// Runtime worker threads (default: one per CPU). With 1, every connection is served on
-    /// the main thread (tokio's current-thread scheduler, as linkerd2-proxy does on one core):
-    /// no cross-thread wake-ups.
+    /// Runtime worker threads (default: one per CPU). One worker still uses the multi-thread
+    /// scheduler: its LIFO slot runs a just-woken task next, which suits a proxy's ping-pong
+    /// between the client and upstream connections (the current-thread scheduler measured
+    /// about 10% more CPU per request).
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
     workers: Option<u16>,
 }
@@ -59,15 +60,10 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
             return Ok(ExitCode::from(1));
         }
     };
-    let mut builder = match args.workers {
-        Some(1) => tokio::runtime::Builder::new_current_thread(),
-        Some(n) => {
-            let mut b = tokio::runtime::Builder::new_multi_thread();
-            b.worker_threads(usize::from(n));
-            b
-        }
-        None => tokio::runtime::Builder::new_multi_thread(),
-    };
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = args.workers {
+        builder.worker_threads(usize::from(n));
+    }
     let rt = builder
         .enable_all()
         .build()

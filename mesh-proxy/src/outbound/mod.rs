@@ -189,9 +189,7 @@ pub(crate) fn mesh_stack(
         Some(seed) => RequestIds::seed_from_u64(seed),
         None => RequestIds::from_entropy(),
     };
-    Stack::new(HttpService::new(svc))
-        .push_request_id(ids)
-        .into_inner()
+    Stack::new(svc).push_request_id(ids).boxed()
 }
 
 /// An HTTP fault abort carries Envoy's body, `fault filter abort` (text/plain); gRPC aborts

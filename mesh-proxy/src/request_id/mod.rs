@@ -8,13 +8,15 @@
 //! and these are end-to-end headers, so hop-by-hop stripping leaves them alone. Applications
 //! copy them from inbound to outbound requests.
 
+use std::task::{Context, Poll};
+
 use http::{HeaderMap, HeaderName, HeaderValue, Request};
 use mesh_core::layer::retry::SharedRng;
 use rand::Rng;
-use tower::ServiceExt;
+use tower::Service;
 
 use crate::body::Body;
-use crate::stack::{HttpService, Stack};
+use crate::stack::Stack;
 
 /// The request id header.
 pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -84,15 +86,36 @@ pub fn uuid_v4_bytes(rng: &mut impl Rng) -> [u8; 36] {
     out
 }
 
-impl Stack<HttpService> {
+/// A service that gives every request an `x-request-id` before it goes further. Its future is
+/// the inner service's: the step costs no allocation of its own.
+#[derive(Clone, Debug)]
+pub struct RequestId<S> {
+    inner: S,
+    ids: RequestIds,
+}
+
+impl<S: Service<Request<Body>>> Service<Request<Body>> for RequestId<S> {
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<Body>) -> S::Future {
+        self.ids.ensure(req.headers_mut());
+        self.inner.call(req)
+    }
+}
+
+impl<S> Stack<S> {
     /// Gives every request an `x-request-id` before it goes further.
-    pub fn push_request_id(self, ids: RequestIds) -> Stack<HttpService> {
-        let inner = self.into_inner();
-        let svc = tower::service_fn(move |mut req: Request<Body>| {
-            ids.ensure(req.headers_mut());
-            inner.clone().oneshot(req)
-        });
-        Stack::new(tower::util::BoxCloneSyncService::new(svc))
+    pub fn push_request_id(self, ids: RequestIds) -> Stack<RequestId<S>> {
+        Stack::new(RequestId {
+            inner: self.into_inner(),
+            ids,
+        })
     }
 }
 
