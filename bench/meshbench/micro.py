@@ -41,7 +41,7 @@ def build_argv(root):
     return _argv(root) + ["--no-run"]
 
 
-def run(root, warm="0.2", measure="0.6", samples="10", resamples="1000"):
+def run(root, warm="0.2", measure="0.4", samples="10", resamples="1000"):
     """Runs the (already compiled) criterion benches with short warm-up and measure times; the
     output is kept for the allocation count. Medians are point estimates of the samples, so
     fewer bootstrap resamples only narrow what criterion spends on confidence intervals."""
