@@ -199,6 +199,25 @@ pub fn outcome(
     }
 }
 
+// === impl Step ===
+
+impl Step {
+    /// The step as a host holds it: the fault delay to wait first, then the local answer or
+    /// the call to send (exactly one of the two).
+    pub fn into_parts(
+        self,
+    ) -> (
+        Option<Duration>,
+        Option<LocalResponse>,
+        Option<OutboundCall>,
+    ) {
+        match self {
+            Step::Respond { delay, response } => (delay, Some(response), None),
+            Step::Send(call) => (call.delay(), None, Some(call)),
+        }
+    }
+}
+
 // === impl OutboundCall ===
 
 impl OutboundCall {

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use mesh_bindings::{After, OutboundCall, Step};
+use mesh_bindings::{After, OutboundCall};
 use mesh_core::client::LocalResponse;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
@@ -129,18 +129,8 @@ impl OutboundClient {
             .map(|n| n as u64);
         let step = mesh_bindings::begin(&self.client, &method, &url, &pairs, body_len)
             .map_err(|e| Error::new(Status::InvalidArg, e.to_string()))?;
-        Ok(match step {
-            Step::Respond { delay, response } => Call {
-                delay,
-                local: Some(response),
-                call: None,
-            },
-            Step::Send(call) => Call {
-                delay: call.delay(),
-                local: None,
-                call: Some(call),
-            },
-        })
+        let (delay, local, call) = step.into_parts();
+        Ok(Call { delay, local, call })
     }
 }
 

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use mesh_bindings::{After, OutboundCall, OutboundError, Step};
+use mesh_bindings::{After, OutboundCall, OutboundError};
 use mesh_core::client::LocalResponse;
 use pyo3::prelude::*;
 
@@ -52,18 +52,8 @@ impl OutboundClient {
         let step = py
             .detach(|| mesh_bindings::begin(&self.client, method, url, &headers, body_len))
             .map_err(outbound_error)?;
-        Ok(match step {
-            Step::Respond { delay, response } => Call {
-                delay,
-                local: Some(response),
-                call: None,
-            },
-            Step::Send(call) => Call {
-                delay: call.delay(),
-                local: None,
-                call: Some(call),
-            },
-        })
+        let (delay, local, call) = step.into_parts();
+        Ok(Call { delay, local, call })
     }
 }
 
